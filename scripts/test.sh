@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test: lint, types, the unit/integration suites, and the PostgreSQL suite when a server
+# can be started here (scripts/postgres.sh installs and starts Debian's PostgreSQL on loopback).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+echo "== ruff"; $BIN/ruff check src tests bench
+echo "== mypy"; $BIN/mypy
+if [ -z "${TOLLGUARD_TEST_PG:-}" ] && [ -x scripts/postgres.sh ]; then
+  if url=$(bash scripts/postgres.sh start); then
+    export TOLLGUARD_TEST_PG="$url"
+    trap 'bash scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+  else
+    echo "PostgreSQL could not be started here; the postgres-marked tests will be skipped."
+  fi
+fi
+echo "== pytest"
+$BIN/python -m pytest -q -p no:cacheprovider

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``tollguard`` CLI; each module registers itself on ``tollguard.cli.app``."""
