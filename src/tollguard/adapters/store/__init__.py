@@ -1,0 +1,53 @@
+"""Embedded storage: SQLAlchemy 2 Core over SQLite (WAL, default) or PostgreSQL (by URL).
+
+The schema is :mod:`tollguard.adapters.store.schema`; Alembic migrations shipped in
+:mod:`tollguard.migrations` create it and run on :meth:`Store.open`. See ``docs/storage.md``.
+"""
+
+from tollguard.adapters.store.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    append_audit,
+    canonical_json,
+    verify_audit_chain,
+)
+from tollguard.adapters.store.engine import default_url, make_engine
+from tollguard.adapters.store.models import (
+    Case,
+    ContactAttempt,
+    Control,
+    IngestedFile,
+    InputOffset,
+    InsertCounts,
+    QuarantineEntry,
+    RatedCdr,
+    RestrictedDestination,
+    Snapshot,
+)
+from tollguard.adapters.store.schema import CONTROL_KINDS, DESTINATION_KINDS, metadata
+from tollguard.adapters.store.store import Store, StoreError
+
+__all__ = [
+    "CONTROL_KINDS",
+    "DESTINATION_KINDS",
+    "GENESIS_HASH",
+    "AuditEntry",
+    "Case",
+    "ContactAttempt",
+    "Control",
+    "IngestedFile",
+    "InputOffset",
+    "InsertCounts",
+    "QuarantineEntry",
+    "RatedCdr",
+    "RestrictedDestination",
+    "Snapshot",
+    "Store",
+    "StoreError",
+    "append_audit",
+    "canonical_json",
+    "default_url",
+    "make_engine",
+    "metadata",
+    "verify_audit_chain",
+]

@@ -1,0 +1,146 @@
+"""Values the store reads and writes, besides the records of :mod:`tollguard.domain.records`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tollguard.domain.records import CallDetailRecord
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RatedCdr:
+    """A CDR with its callee normalised (E.164, country, number type) and its charge in yen."""
+
+    cdr: CallDetailRecord
+    callee_e164: str | None
+    country: str | None
+    number_type: str | None
+    charge_jpy: float
+
+
+@dataclass(frozen=True, slots=True)
+class InsertCounts:
+    """How many rows of a bulk insert were new and how many were already there."""
+
+    new: int
+    duplicate: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A stored quarantined row."""
+
+    id: int
+    source_file: str
+    line: int
+    field: str | None
+    reason: str
+    raw: str
+    ingested_at: datetime
+    file_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedFile:
+    """An input file being or having been ingested; ``finished_at is None`` while in progress."""
+
+    id: int
+    kind: str
+    path: str
+    sha256: str
+    size: int
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    rows_duplicate: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A control in force from ``created_at`` until it expires or is lifted."""
+
+    id: int
+    kind: str
+    subject: str
+    reason: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    lifted_at: datetime | None
+    lifted_by: str | None
+    lift_reason: str | None
+    evidence: JsonObject
+
+    def active_at(self, at: datetime) -> bool:
+        """Whether the control is in force at ``at``."""
+        return (
+            self.created_at <= at
+            and (self.expires_at is None or at < self.expires_at)
+            and (self.lifted_at is None or at < self.lifted_at)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A suspected-fraud case on one subscriber."""
+
+    id: int
+    subscriber_id: str
+    opened_at: datetime
+    status: str
+    score: float
+    evidence: JsonObject
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAttempt:
+    """One attempt to reach the customer of a case."""
+
+    id: int
+    case_id: int
+    channel: str
+    time: datetime
+    outcome: str
+    note: str
+    made_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictedDestination:
+    """An entry of the restricted destination list (a country code or a number range)."""
+
+    id: int
+    kind: str
+    value: str
+    criteria: JsonObject
+    provenance: str
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A saved engine state with the input offsets it corresponds to."""
+
+    id: int
+    name: str
+    taken_at: datetime
+    offsets: JsonObject
+    state: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InputOffset:
+    """How far an input source has been consumed."""
+
+    source: str
+    position: int
+    detail: JsonObject
+    updated_at: datetime

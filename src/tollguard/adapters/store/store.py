@@ -1,0 +1,1018 @@
+"""The transactional store: one class over SQLite (default) or PostgreSQL.
+
+Every method runs in its own transaction unless it is given ``conn=`` (a connection inside a
+transaction from :meth:`Store.begin`), so callers can group several writes atomically. Every
+change to controls, cases and the restricted destination list writes its audit entry in the same
+transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import Insert
+
+from tollguard.adapters.store import audit as audit_mod
+from tollguard.adapters.store import schema as s
+from tollguard.adapters.store.audit import AuditEntry, to_json_value
+from tollguard.adapters.store.engine import READONLY_OPTION, default_url, make_engine
+from tollguard.adapters.store.migrate import upgrade
+from tollguard.adapters.store.models import (
+    Case,
+    ContactAttempt,
+    Control,
+    IngestedFile,
+    InputOffset,
+    InsertCounts,
+    QuarantineEntry,
+    RatedCdr,
+    RestrictedDestination,
+    Snapshot,
+)
+from tollguard.domain.records import (
+    CallDetailRecord,
+    Disposition,
+    IntlStatus,
+    QuarantinedRow,
+    Segment,
+    Service,
+    SipEventKind,
+    SipSecurityEvent,
+    Subscriber,
+)
+
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+DEFAULT_BATCH = 5_000
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """A store operation that cannot be done (unknown id, control already lifted, ...)."""
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _control(row: Row[Any]) -> Control:
+    return Control(
+        id=row.id,
+        kind=row.kind,
+        subject=row.subject,
+        reason=row.reason,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        lifted_at=row.lifted_at,
+        lifted_by=row.lifted_by,
+        lift_reason=row.lift_reason,
+        evidence=row.evidence,
+    )
+
+
+def _case(row: Row[Any]) -> Case:
+    return Case(
+        id=row.id,
+        subscriber_id=row.subscriber_id,
+        opened_at=row.opened_at,
+        status=row.status,
+        score=row.score,
+        evidence=row.evidence,
+        closed_at=row.closed_at,
+    )
+
+
+def _destination(row: Row[Any]) -> RestrictedDestination:
+    return RestrictedDestination(
+        id=row.id,
+        kind=row.kind,
+        value=row.value,
+        criteria=row.criteria,
+        provenance=row.provenance,
+        added_by=row.added_by,
+        added_at=row.added_at,
+    )
+
+
+def _ingested(row: Row[Any]) -> IngestedFile:
+    return IngestedFile(
+        id=row.id,
+        kind=row.kind,
+        path=row.path,
+        sha256=row.sha256,
+        size=row.size,
+        rows_read=row.rows_read,
+        rows_accepted=row.rows_accepted,
+        rows_quarantined=row.rows_quarantined,
+        rows_duplicate=row.rows_duplicate,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _subscriber(row: Row[Any]) -> Subscriber:
+    return Subscriber(
+        subscriber_id=row.subscriber_id,
+        segment=Segment(row.segment),
+        service=Service(row.service),
+        numbers=tuple(row.numbers),
+        email=row.email,
+        intl_status=IntlStatus(row.intl_status),
+        equipment=row.equipment,
+    )
+
+
+def _rated(row: Row[Any]) -> RatedCdr:
+    cdr = CallDetailRecord(
+        call_id=row.call_id,
+        subscriber_id=row.subscriber_id,
+        caller=row.caller,
+        callee=row.callee,
+        start=row.start_time,
+        answer=row.answer_time,
+        end=row.end_time,
+        disposition=Disposition(row.disposition),
+        source_ip=row.source_ip,
+    )
+    return RatedCdr(cdr, row.callee_e164, row.country, row.number_type, row.charge_jpy)
+
+
+class Store:
+    """tollguard's transactional store. Create it with :meth:`Store.open`."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wrap an engine whose database is already migrated (prefer :meth:`Store.open`)."""
+        if engine.dialect.name not in SUPPORTED_DIALECTS:
+            raise StoreError(
+                f"unsupported database {engine.dialect.name!r} (use SQLite or PostgreSQL)"
+            )
+        self._engine = engine
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, url: str | None = None, path: Path | None = None, *, migrate: bool = True
+    ) -> Self:
+        """Open the store at ``url`` (default ``sqlite:///<path or ./tollguard.sqlite>``).
+
+        Migrates the database to the newest schema unless ``migrate=False``.
+        """
+        engine = make_engine(url if url is not None else default_url(path))
+        try:
+            store = cls(engine)
+            if migrate:
+                upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on success, rolled back on error."""
+        with self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self._engine.begin() as new:
+                yield new
+
+    @contextmanager
+    def _read(self, conn: Connection | None = None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self._engine.connect() as new:
+            new = new.execution_options(**{READONLY_OPTION: True})
+            with new.begin():
+                yield new
+
+    def _insert(self, table: Table) -> Insert:
+        if self.dialect == "postgresql":
+            return pg.insert(table)
+        return sqlite.insert(table)
+
+    def count(self, table: str) -> int:
+        """Number of rows in one of the store's tables (by name)."""
+        t = s.metadata.tables[table]
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+
+    # -- subscribers ----------------------------------------------------------------------------
+
+    def upsert_subscribers(
+        self, subscribers: Iterable[Subscriber], *, at: datetime, conn: Connection | None = None
+    ) -> int:
+        """Insert or update subscribers by ``subscriber_id``; returns how many were written."""
+        written = 0
+        with self._tx(conn) as c:
+            for batch in _batches(subscribers, DEFAULT_BATCH):
+                rows = {
+                    sub.subscriber_id: {
+                        "subscriber_id": sub.subscriber_id,
+                        "segment": sub.segment.value,
+                        "service": sub.service.value,
+                        "numbers": list(sub.numbers),
+                        "email": sub.email,
+                        "intl_status": sub.intl_status.value,
+                        "equipment": sub.equipment,
+                        "updated_at": at,
+                    }
+                    for sub in batch
+                }
+                stmt: Any = self._insert(s.subscribers)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[s.subscribers.c.subscriber_id],
+                    set_={
+                        name: stmt.excluded[name]
+                        for name in (
+                            "segment",
+                            "service",
+                            "numbers",
+                            "email",
+                            "intl_status",
+                            "equipment",
+                            "updated_at",
+                        )
+                    },
+                )
+                c.execute(stmt, list(rows.values()))
+                written += len(rows)
+        return written
+
+    def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
+        """One subscriber, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(s.subscribers).where(s.subscribers.c.subscriber_id == subscriber_id)
+            ).first()
+        return None if row is None else _subscriber(row)
+
+    def list_subscribers(self) -> list[Subscriber]:
+        """Every subscriber, by id."""
+        with self._read() as conn:
+            rows = conn.execute(select(s.subscribers).order_by(s.subscribers.c.subscriber_id))
+            return [_subscriber(r) for r in rows]
+
+    # -- CDRs and SIP events --------------------------------------------------------------------
+
+    def insert_cdrs(
+        self,
+        rows: Iterable[RatedCdr],
+        *,
+        at: datetime,
+        file_id: int | None = None,
+        conn: Connection | None = None,
+    ) -> InsertCounts:
+        """Insert rated CDRs; a ``call_id`` already stored (or repeated in ``rows``) is skipped.
+
+        Uses ``INSERT ... ON CONFLICT DO NOTHING RETURNING call_id`` in executemany batches, so
+        the counts are exact even with concurrent writers.
+        """
+        new = dup = 0
+        stmt: Any = self._insert(s.cdrs)
+        stmt = stmt.on_conflict_do_nothing(index_elements=[s.cdrs.c.call_id]).returning(
+            s.cdrs.c.call_id
+        )
+        with self._tx(conn) as c:
+            for batch in _batches(rows, DEFAULT_BATCH):
+                params = [
+                    {
+                        "call_id": r.cdr.call_id,
+                        "subscriber_id": r.cdr.subscriber_id,
+                        "caller": r.cdr.caller,
+                        "callee": r.cdr.callee,
+                        "start_time": r.cdr.start,
+                        "answer_time": r.cdr.answer,
+                        "end_time": r.cdr.end,
+                        "disposition": r.cdr.disposition.value,
+                        "source_ip": r.cdr.source_ip,
+                        "billable_seconds": r.cdr.billable_seconds,
+                        "callee_e164": r.callee_e164,
+                        "country": r.country,
+                        "number_type": r.number_type,
+                        "charge_jpy": float(r.charge_jpy),
+                        "file_id": file_id,
+                        "ingested_at": at,
+                    }
+                    for r in batch
+                ]
+                inserted = len(c.execute(stmt, params).all())
+                new += inserted
+                dup += len(params) - inserted
+        return InsertCounts(new=new, duplicate=dup)
+
+    def get_cdr(self, call_id: str) -> RatedCdr | None:
+        """One stored CDR by call id, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(select(s.cdrs).where(s.cdrs.c.call_id == call_id)).first()
+        return None if row is None else _rated(row)
+
+    def list_cdrs(
+        self,
+        *,
+        subscriber_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RatedCdr]:
+        """Stored CDRs by start time (optionally one subscriber's, in ``[since, until)``)."""
+        q = select(s.cdrs).order_by(s.cdrs.c.start_time, s.cdrs.c.call_id)
+        if subscriber_id is not None:
+            q = q.where(s.cdrs.c.subscriber_id == subscriber_id)
+        if since is not None:
+            q = q.where(s.cdrs.c.start_time >= since)
+        if until is not None:
+            q = q.where(s.cdrs.c.start_time < until)
+        with self._read() as conn:
+            return [_rated(r) for r in conn.execute(q)]
+
+    def insert_sip_events(
+        self,
+        events: Iterable[SipSecurityEvent],
+        *,
+        file_id: int | None = None,
+        conn: Connection | None = None,
+    ) -> int:
+        """Append SIP security events; returns how many were written."""
+        written = 0
+        with self._tx(conn) as c:
+            for batch in _batches(events, DEFAULT_BATCH):
+                c.execute(
+                    s.sip_events.insert(),
+                    [
+                        {
+                            "time": e.time,
+                            "source_ip": e.source_ip,
+                            "username": e.username,
+                            "event": e.event.value,
+                            "user_agent": e.user_agent,
+                            "file_id": file_id,
+                        }
+                        for e in batch
+                    ],
+                )
+                written += len(batch)
+        return written
+
+    def list_sip_events(self, *, source_ip: str | None = None) -> list[SipSecurityEvent]:
+        """Stored SIP events by time (optionally from one source IP)."""
+        q = select(s.sip_events).order_by(s.sip_events.c.time, s.sip_events.c.id)
+        if source_ip is not None:
+            q = q.where(s.sip_events.c.source_ip == source_ip)
+        with self._read() as conn:
+            return [
+                SipSecurityEvent(
+                    r.time, r.source_ip, r.username, SipEventKind(r.event), r.user_agent
+                )
+                for r in conn.execute(q)
+            ]
+
+    # -- quarantine and ingested files ----------------------------------------------------------
+
+    def add_quarantine(
+        self,
+        rows: Iterable[QuarantinedRow],
+        *,
+        at: datetime,
+        file_id: int | None = None,
+        conn: Connection | None = None,
+    ) -> int:
+        """Store rows a reader rejected; returns how many were written."""
+        written = 0
+        with self._tx(conn) as c:
+            for batch in _batches(rows, DEFAULT_BATCH):
+                c.execute(
+                    s.quarantine.insert(),
+                    [
+                        {
+                            "source_file": q.source,
+                            "line": q.line,
+                            "field": q.field,
+                            "reason": q.reason,
+                            "raw": q.raw,
+                            "ingested_at": at,
+                            "file_id": file_id,
+                        }
+                        for q in batch
+                    ],
+                )
+                written += len(batch)
+        return written
+
+    def list_quarantine(self, *, source_file: str | None = None) -> list[QuarantineEntry]:
+        """Quarantined rows by file and line."""
+        q = select(s.quarantine).order_by(
+            s.quarantine.c.source_file, s.quarantine.c.line, s.quarantine.c.id
+        )
+        if source_file is not None:
+            q = q.where(s.quarantine.c.source_file == source_file)
+        with self._read() as conn:
+            return [
+                QuarantineEntry(
+                    r.id, r.source_file, r.line, r.field, r.reason, r.raw, r.ingested_at, r.file_id
+                )
+                for r in conn.execute(q)
+            ]
+
+    def find_ingested_file(self, kind: str, sha256: str) -> IngestedFile | None:
+        """The record of a file of this kind and content, finished or not, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(s.ingested_files).where(
+                    s.ingested_files.c.kind == kind, s.ingested_files.c.sha256 == sha256
+                )
+            ).first()
+        return None if row is None else _ingested(row)
+
+    def list_ingested_files(self) -> list[IngestedFile]:
+        """Every ingested-file record, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(select(s.ingested_files).order_by(s.ingested_files.c.id))
+            return [_ingested(r) for r in rows]
+
+    def start_ingested_file(
+        self, kind: str, path: str, sha256: str, size: int, *, at: datetime
+    ) -> IngestedFile:
+        """Record that ingesting a file starts, and return the record.
+
+        If an earlier ingest of the same content was interrupted, the rows it left (CDRs, SIP
+        events, quarantine) are removed first, so the new run starts clean and counts exactly.
+        Raises :class:`StoreError` if this content was already ingested completely.
+        """
+        with self.begin() as c:
+            t = s.ingested_files
+            row = c.execute(select(t).where(t.c.kind == kind, t.c.sha256 == sha256)).first()
+            if row is not None and row.finished_at is not None:
+                raise StoreError(f"{kind} file with sha256 {sha256} was already ingested")
+            if row is not None:
+                for table in (s.cdrs, s.sip_events, s.quarantine):
+                    c.execute(delete(table).where(table.c.file_id == row.id))
+                c.execute(
+                    update(t)
+                    .where(t.c.id == row.id)
+                    .values(path=path, size=size, started_at=at, finished_at=None)
+                )
+                file_id = int(row.id)
+            else:
+                file_id = c.execute(
+                    t.insert().returning(t.c.id),
+                    {
+                        "kind": kind,
+                        "path": path,
+                        "sha256": sha256,
+                        "size": size,
+                        "rows_read": 0,
+                        "rows_accepted": 0,
+                        "rows_quarantined": 0,
+                        "rows_duplicate": 0,
+                        "started_at": at,
+                        "finished_at": None,
+                    },
+                ).scalar_one()
+            final = c.execute(select(t).where(t.c.id == file_id)).one()
+        return _ingested(final)
+
+    def finish_ingested_file(
+        self,
+        file_id: int,
+        *,
+        rows_read: int,
+        rows_accepted: int,
+        rows_quarantined: int,
+        rows_duplicate: int,
+        at: datetime,
+        conn: Connection | None = None,
+    ) -> None:
+        """Record that a file was ingested completely, with its row counts."""
+        with self._tx(conn) as c:
+            c.execute(
+                update(s.ingested_files)
+                .where(s.ingested_files.c.id == file_id)
+                .values(
+                    rows_read=rows_read,
+                    rows_accepted=rows_accepted,
+                    rows_quarantined=rows_quarantined,
+                    rows_duplicate=rows_duplicate,
+                    finished_at=at,
+                )
+            )
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    def append_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+        reason: str,
+        at: datetime,
+        evidence: Mapping[str, object] | None = None,
+        conn: Connection | None = None,
+    ) -> AuditEntry:
+        """Append an entry to the hash-chained audit log."""
+        with self._tx(conn) as c:
+            return audit_mod.append_audit(
+                c,
+                actor=actor,
+                action=action,
+                subject=subject,
+                reason=reason,
+                at=at,
+                evidence=evidence,
+            )
+
+    def verify_audit_chain(self) -> tuple[bool, int | None]:
+        """``(True, None)`` if the audit chain is intact, else ``(False, first_bad_seq)``."""
+        with self._read() as conn:
+            return audit_mod.verify_audit_chain(conn)
+
+    def list_audit(
+        self, *, subject: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries in order (optionally about one subject, after a sequence number)."""
+        q = select(s.audit_log).where(s.audit_log.c.seq > after_seq).order_by(s.audit_log.c.seq)
+        if subject is not None:
+            q = q.where(s.audit_log.c.subject == subject)
+        if limit is not None:
+            q = q.limit(limit)
+        with self._read() as conn:
+            return [audit_mod.row_to_entry(r) for r in conn.execute(q)]
+
+    # -- controls -------------------------------------------------------------------------------
+
+    def create_control(
+        self,
+        kind: str,
+        subject: str,
+        *,
+        reason: str,
+        created_by: str,
+        at: datetime,
+        expires_at: datetime | None = None,
+        evidence: Mapping[str, object] | None = None,
+        conn: Connection | None = None,
+    ) -> Control:
+        """Put a control in force (audited as ``control.create``)."""
+        if kind not in s.CONTROL_KINDS:
+            raise StoreError(f"unknown control kind {kind!r} (one of {', '.join(s.CONTROL_KINDS)})")
+        if expires_at is not None and expires_at <= at:
+            raise StoreError("a control must expire after it is created")
+        data = to_json_value(dict(evidence or {}))
+        with self._tx(conn) as c:
+            row = c.execute(
+                s.controls.insert().returning(*s.controls.c),
+                {
+                    "kind": kind,
+                    "subject": subject,
+                    "reason": reason,
+                    "created_by": created_by,
+                    "created_at": at,
+                    "expires_at": expires_at,
+                    "evidence": data,
+                },
+            ).one()
+            control = _control(row)
+            audit_mod.append_audit(
+                c,
+                actor=created_by,
+                action="control.create",
+                subject=f"{kind}:{subject}",
+                reason=reason,
+                at=at,
+                evidence={"control_id": control.id, "expires_at": expires_at, "evidence": data},
+            )
+        return control
+
+    def get_control(self, control_id: int) -> Control | None:
+        """One control by id, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(select(s.controls).where(s.controls.c.id == control_id)).first()
+        return None if row is None else _control(row)
+
+    def active_controls(
+        self, at: datetime, *, kind: str | None = None, subject: str | None = None
+    ) -> list[Control]:
+        """Controls in force at ``at``: created, not expired and not lifted by then."""
+        c = s.controls.c
+        q = (
+            select(s.controls)
+            .where(
+                c.created_at <= at,
+                or_(c.expires_at.is_(None), c.expires_at > at),
+                or_(c.lifted_at.is_(None), c.lifted_at > at),
+            )
+            .order_by(c.created_at, c.id)
+        )
+        if kind is not None:
+            q = q.where(c.kind == kind)
+        if subject is not None:
+            q = q.where(c.subject == subject)
+        with self._read() as conn:
+            return [_control(r) for r in conn.execute(q)]
+
+    def list_controls(
+        self, *, kind: str | None = None, subject: str | None = None
+    ) -> list[Control]:
+        """Every control ever created (optionally of one kind/subject), oldest first."""
+        q = select(s.controls).order_by(s.controls.c.created_at, s.controls.c.id)
+        if kind is not None:
+            q = q.where(s.controls.c.kind == kind)
+        if subject is not None:
+            q = q.where(s.controls.c.subject == subject)
+        with self._read() as conn:
+            return [_control(r) for r in conn.execute(q)]
+
+    def lift_control(
+        self,
+        control_id: int,
+        *,
+        by: str,
+        reason: str,
+        at: datetime,
+        conn: Connection | None = None,
+    ) -> Control:
+        """Lift a control before it expires (audited as ``control.lift``)."""
+        with self._tx(conn) as c:
+            t = s.controls
+            row = c.execute(
+                update(t)
+                .where(t.c.id == control_id, t.c.lifted_at.is_(None))
+                .values(lifted_at=at, lifted_by=by, lift_reason=reason)
+                .returning(*t.c)
+            ).first()
+            if row is None:
+                exists = c.execute(select(t.c.id).where(t.c.id == control_id)).first()
+                raise StoreError(
+                    f"control {control_id} was already lifted"
+                    if exists
+                    else f"no control {control_id}"
+                )
+            control = _control(row)
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="control.lift",
+                subject=f"{control.kind}:{control.subject}",
+                reason=reason,
+                at=at,
+                evidence={"control_id": control.id},
+            )
+        return control
+
+    # -- cases and contact attempts -------------------------------------------------------------
+
+    def open_case(
+        self,
+        subscriber_id: str,
+        *,
+        at: datetime,
+        score: float,
+        evidence: Mapping[str, object] | None = None,
+        status: str = "open",
+        by: str = "tollguard",
+        reason: str = "anomaly",
+        conn: Connection | None = None,
+    ) -> Case:
+        """Open a case on a subscriber (audited as ``case.open``)."""
+        data = to_json_value(dict(evidence or {}))
+        with self._tx(conn) as c:
+            row = c.execute(
+                s.cases.insert().returning(*s.cases.c),
+                {
+                    "subscriber_id": subscriber_id,
+                    "opened_at": at,
+                    "status": status,
+                    "score": score,
+                    "evidence": data,
+                },
+            ).one()
+            case = _case(row)
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="case.open",
+                subject=f"subscriber:{subscriber_id}",
+                reason=reason,
+                at=at,
+                evidence={"case_id": case.id, "score": score, "evidence": data},
+            )
+        return case
+
+    def update_case(
+        self,
+        case_id: int,
+        *,
+        status: str,
+        at: datetime,
+        by: str,
+        reason: str,
+        score: float | None = None,
+        evidence: Mapping[str, object] | None = None,
+        close: bool = False,
+        conn: Connection | None = None,
+    ) -> Case:
+        """Change a case's status (and score/evidence); ``close=True`` closes it at ``at``.
+
+        Audited as ``case.update`` or ``case.close``.
+        """
+        values: dict[str, Any] = {"status": status}
+        if score is not None:
+            values["score"] = score
+        if evidence is not None:
+            values["evidence"] = to_json_value(dict(evidence))
+        if close:
+            values["closed_at"] = at
+        with self._tx(conn) as c:
+            row = c.execute(
+                update(s.cases)
+                .where(s.cases.c.id == case_id, s.cases.c.closed_at.is_(None))
+                .values(**values)
+                .returning(*s.cases.c)
+            ).first()
+            if row is None:
+                raise StoreError(f"no open case {case_id}")
+            case = _case(row)
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="case.close" if close else "case.update",
+                subject=f"subscriber:{case.subscriber_id}",
+                reason=reason,
+                at=at,
+                evidence={"case_id": case_id, "status": status, "score": case.score},
+            )
+        return case
+
+    def get_case(self, case_id: int) -> Case | None:
+        """One case by id, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(select(s.cases).where(s.cases.c.id == case_id)).first()
+        return None if row is None else _case(row)
+
+    def list_cases(
+        self, *, subscriber_id: str | None = None, open_only: bool = False
+    ) -> list[Case]:
+        """Cases, oldest first (optionally one subscriber's, or only open ones)."""
+        q = select(s.cases).order_by(s.cases.c.opened_at, s.cases.c.id)
+        if subscriber_id is not None:
+            q = q.where(s.cases.c.subscriber_id == subscriber_id)
+        if open_only:
+            q = q.where(s.cases.c.closed_at.is_(None))
+        with self._read() as conn:
+            return [_case(r) for r in conn.execute(q)]
+
+    def add_contact_attempt(
+        self,
+        case_id: int,
+        *,
+        channel: str,
+        at: datetime,
+        outcome: str,
+        by: str,
+        note: str = "",
+        conn: Connection | None = None,
+    ) -> ContactAttempt:
+        """Record an attempt to reach the customer of a case (audited as ``case.contact``)."""
+        with self._tx(conn) as c:
+            sub = c.execute(
+                select(s.cases.c.subscriber_id).where(s.cases.c.id == case_id)
+            ).scalar_one_or_none()
+            if sub is None:
+                raise StoreError(f"no case {case_id}")
+            row = c.execute(
+                s.contact_attempts.insert().returning(*s.contact_attempts.c),
+                {
+                    "case_id": case_id,
+                    "channel": channel,
+                    "time": at,
+                    "outcome": outcome,
+                    "note": note,
+                    "made_by": by,
+                },
+            ).one()
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="case.contact",
+                subject=f"subscriber:{sub}",
+                reason=outcome,
+                at=at,
+                evidence={"case_id": case_id, "channel": channel, "note": note},
+            )
+        return ContactAttempt(
+            row.id, row.case_id, row.channel, row.time, row.outcome, row.note, row.made_by
+        )
+
+    def list_contact_attempts(self, case_id: int) -> list[ContactAttempt]:
+        """A case's contact attempts in time order."""
+        t = s.contact_attempts
+        with self._read() as conn:
+            rows = conn.execute(select(t).where(t.c.case_id == case_id).order_by(t.c.time, t.c.id))
+            return [
+                ContactAttempt(r.id, r.case_id, r.channel, r.time, r.outcome, r.note, r.made_by)
+                for r in rows
+            ]
+
+    # -- restricted destination list ------------------------------------------------------------
+
+    def put_restricted_destination(
+        self,
+        kind: str,
+        value: str,
+        *,
+        criteria: Mapping[str, object],
+        provenance: str,
+        added_by: str,
+        at: datetime,
+        conn: Connection | None = None,
+    ) -> RestrictedDestination:
+        """Add a country or number range to the list, or update its criteria and provenance.
+
+        ``criteria`` records why it qualifies, e.g. ``{"no_government_traffic": true,
+        "no_life_critical_traffic": true, "normal_traffic": {"minutes": 12, "period": "P30D"}}``.
+        Audited as ``destination_list.add`` / ``destination_list.update``.
+        """
+        if kind not in s.DESTINATION_KINDS:
+            raise StoreError(f"unknown destination kind {kind!r} (country or range)")
+        data = to_json_value(dict(criteria))
+        t = s.restricted_destinations
+        with self._tx(conn) as c:
+            existing = c.execute(select(t.c.id).where(t.c.kind == kind, t.c.value == value)).first()
+            values = {
+                "criteria": data,
+                "provenance": provenance,
+                "added_by": added_by,
+                "added_at": at,
+            }
+            if existing is None:
+                row = c.execute(
+                    t.insert().returning(*t.c), {"kind": kind, "value": value, **values}
+                ).one()
+            else:
+                row = c.execute(
+                    update(t).where(t.c.id == existing.id).values(**values).returning(*t.c)
+                ).one()
+            audit_mod.append_audit(
+                c,
+                actor=added_by,
+                action="destination_list.add" if existing is None else "destination_list.update",
+                subject=f"{kind}:{value}",
+                reason=provenance,
+                at=at,
+                evidence={"criteria": data},
+            )
+        return _destination(row)
+
+    def remove_restricted_destination(
+        self,
+        kind: str,
+        value: str,
+        *,
+        by: str,
+        reason: str,
+        at: datetime,
+        conn: Connection | None = None,
+    ) -> bool:
+        """Remove an entry (audited as ``destination_list.remove``); ``False`` if it was absent."""
+        t = s.restricted_destinations
+        with self._tx(conn) as c:
+            gone = c.execute(
+                delete(t).where(t.c.kind == kind, t.c.value == value).returning(t.c.id)
+            ).first()
+            if gone is None:
+                return False
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="destination_list.remove",
+                subject=f"{kind}:{value}",
+                reason=reason,
+                at=at,
+            )
+        return True
+
+    def list_restricted_destinations(
+        self, *, kind: str | None = None
+    ) -> list[RestrictedDestination]:
+        """The restricted destination list, by kind and value."""
+        t = s.restricted_destinations
+        q = select(t).order_by(t.c.kind, t.c.value)
+        if kind is not None:
+            q = q.where(t.c.kind == kind)
+        with self._read() as conn:
+            return [_destination(r) for r in conn.execute(q)]
+
+    # -- snapshots and input offsets ------------------------------------------------------------
+
+    def save_snapshot(
+        self,
+        name: str,
+        *,
+        at: datetime,
+        offsets: Mapping[str, object],
+        state: bytes,
+        keep: int | None = None,
+        conn: Connection | None = None,
+    ) -> Snapshot:
+        """Save an engine state; with ``keep=n``, only the newest ``n`` of ``name`` are kept."""
+        t = s.engine_snapshots
+        data = to_json_value(dict(offsets))
+        with self._tx(conn) as c:
+            new_id = c.execute(
+                t.insert().returning(t.c.id),
+                {"name": name, "taken_at": at, "offsets": data, "state": bytes(state)},
+            ).scalar_one()
+            if keep is not None:
+                newest = (
+                    select(t.c.id)
+                    .where(t.c.name == name)
+                    .order_by(t.c.taken_at.desc(), t.c.id.desc())
+                    .limit(max(keep, 1))
+                )
+                c.execute(delete(t).where(and_(t.c.name == name, t.c.id.not_in(newest))))
+        return Snapshot(int(new_id), name, at, data, bytes(state))
+
+    def load_snapshot(self, name: str) -> Snapshot | None:
+        """The newest snapshot saved under ``name``, or ``None``."""
+        t = s.engine_snapshots
+        with self._read() as conn:
+            row = conn.execute(
+                select(t).where(t.c.name == name).order_by(t.c.taken_at.desc(), t.c.id.desc())
+            ).first()
+        if row is None:
+            return None
+        return Snapshot(row.id, row.name, row.taken_at, row.offsets, bytes(row.state))
+
+    def set_input_offset(
+        self,
+        source: str,
+        position: int,
+        *,
+        at: datetime,
+        detail: Mapping[str, object] | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        """Record how far ``source`` has been consumed."""
+        values = {
+            "position": position,
+            "detail": to_json_value(dict(detail or {})),
+            "updated_at": at,
+        }
+        stmt: Any = self._insert(s.input_offsets).values(source=source, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[s.input_offsets.c.source], set_=values)
+        with self._tx(conn) as c:
+            c.execute(stmt)
+
+    def get_input_offset(self, source: str) -> InputOffset | None:
+        """How far ``source`` has been consumed, or ``None`` if never recorded."""
+        t = s.input_offsets
+        with self._read() as conn:
+            row = conn.execute(select(t).where(t.c.source == source)).first()
+        return (
+            None
+            if row is None
+            else InputOffset(row.source, row.position, row.detail, row.updated_at)
+        )
+
+
+def table_names() -> Sequence[str]:
+    """Names of the store's tables."""
+    return sorted(s.metadata.tables)
