@@ -1,0 +1,477 @@
+"""Backtest scoring on small hand-made data directories and replay outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from tollguard.app.backtest import BacktestResult, load_truth, score, score_policies
+from tollguard.app.backtest.report import write_summary
+
+JST = timezone(timedelta(hours=9))
+T0 = datetime(2026, 3, 6, 22, 0, tzinfo=JST)  # a Friday night
+
+
+def at(minutes: float) -> datetime:
+    """T0 plus ``minutes``."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+class FlatRater:
+    """A tariff with one rate per country code, billed per second (exact expectations)."""
+
+    RATES_PER_MINUTE: ClassVar[dict[str, float]] = {
+        "+232": 120.0,
+        "+882": 300.0,
+        "+1": 10.0,
+        "+44": 20.0,
+        "+81": 3.0,
+    }
+
+    def e164(self, raw: str) -> str | None:
+        if raw.startswith("+"):
+            return raw
+        if raw.startswith("010"):
+            return "+" + raw[3:]
+        if raw.startswith("0"):
+            return "+81" + raw[1:]
+        return None
+
+    def charge(self, e164: str, seconds: float) -> float:
+        for prefix in sorted(self.RATES_PER_MINUTE, key=len, reverse=True):
+            if e164.startswith(prefix):
+                return self.RATES_PER_MINUTE[prefix] * seconds / 60.0
+        return 0.0
+
+
+RATER = FlatRater()
+
+# One CDR: call_id, subscriber_id, callee, start (min), answer (min or None), end (min), source_ip
+Cdr = tuple[str, str, str, float, float | None, float, str]
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def build_dataset(
+    root: Path,
+    cdrs: Sequence[Cdr],
+    incidents: Sequence[dict[str, Any]],
+    fraud: dict[str, str],
+    lookalikes: Sequence[tuple[str, str]] = (),
+    subscribers: Sequence[str] = ("S1", "S2", "S3", "S4"),
+) -> Path:
+    """Write a data directory in the ``tollguard simulate`` layout."""
+    _write_csv(
+        root / "subscribers.csv",
+        ["subscriber_id", "segment", "service", "numbers", "email", "intl_status", "equipment"],
+        [
+            [s, "business", "ip", f"+8135550{i:04d}", f"{s.lower()}@example.jp", "enabled", ""]
+            for i, s in enumerate(subscribers)
+        ],
+    )
+    rows = []
+    for call_id, sub, callee, start, answer, end, ip in cdrs:
+        rows.append(
+            [
+                call_id,
+                sub,
+                "+81355500000",
+                callee,
+                iso(at(start)),
+                "" if answer is None else iso(at(answer)),
+                iso(at(end)),
+                "NO ANSWER" if answer is None else "ANSWERED",
+                ip,
+            ]
+        )
+    _write_csv(
+        root / "cdrs.csv",
+        [
+            "call_id",
+            "subscriber_id",
+            "caller",
+            "callee",
+            "start",
+            "answer",
+            "end",
+            "disposition",
+            "source_ip",
+        ],
+        rows,
+    )
+    _write_csv(
+        root / "sip_events.csv", ["time", "source_ip", "username", "event", "user_agent"], []
+    )
+    _write_csv(
+        root / "truth" / "incidents.csv",
+        [
+            "incident_id",
+            "kind",
+            "subscriber_ids",
+            "start",
+            "end",
+            "source_ips",
+            "countries",
+            "description",
+        ],
+        [
+            [
+                inc["id"],
+                inc.get("kind", "pbx_hijack"),
+                ";".join(inc["subs"]),
+                iso(at(inc["start"])),
+                iso(at(inc["end"])),
+                ";".join(inc.get("ips", ())),
+                ";".join(inc.get("countries", ())),
+                inc.get("description", "hand-made"),
+            ]
+            for inc in incidents
+        ],
+    )
+    _write_csv(root / "truth" / "fraud_calls.csv", ["call_id", "incident_id"], fraud.items())
+    _write_csv(
+        root / "truth" / "lookalikes.csv",
+        ["subscriber_id", "kind", "start", "end", "description"],
+        [[sub, kind, iso(at(0)), iso(at(600)), "legit but odd"] for sub, kind in lookalikes],
+    )
+    (root / "truth" / "meta.json").write_text(json.dumps({"seed": 1}), encoding="utf-8")
+    return root
+
+
+def call(minutes: float, call_id: str, decision: str = "allow") -> dict[str, Any]:
+    return {
+        "time": iso(at(minutes)),
+        "kind": "call",
+        "call_id": call_id,
+        "decision": decision,
+        "reasons": [] if decision == "allow" else ["test"],
+    }
+
+
+def terminate(minutes: float, call_id: str) -> dict[str, Any]:
+    return {"time": iso(at(minutes)), "kind": "terminate", "call_id": call_id, "reason": "test"}
+
+
+def action(minutes: float, name: str, **fields: Any) -> dict[str, Any]:
+    return {"time": iso(at(minutes)), "kind": "action", "action": name, **fields}
+
+
+def alert(moment: datetime, detector: str = "spike", severity: str = "high") -> dict[str, Any]:
+    return {
+        "time": iso(moment),
+        "kind": "alert",
+        "detector": detector,
+        "severity": severity,
+        "subscriber_id": "S1",
+        "evidence": {},
+    }
+
+
+# A standard small case: incident I1 on S1 (three 10-minute calls to Sierra Leone, +232 at
+# 120 JPY/min = 1200 JPY each), incident I2 on S2 (one call to +882 at 300 JPY/min, 5 min = 1500),
+# legitimate calls from S3 (international and domestic) and from look-alike S4.
+CDRS: list[Cdr] = [
+    ("F1", "S1", "+23276000001", 0, 0.5, 10.5, "198.51.100.7"),
+    ("F2", "S1", "+23276000002", 1, 1.5, 11.5, "198.51.100.7"),
+    ("F3", "S1", "01023276000003", 2, 2.5, 12.5, "198.51.100.7"),
+    ("F4", "S2", "+88213000001", 60, 61, 66, "203.0.113.9"),
+    ("L1", "S3", "+12025550100", 5, 6, 16, "192.0.2.10"),
+    ("L2", "S3", "0312345678", 7, 7.5, 9, "192.0.2.10"),
+    ("L3", "S3", "+441632960000", 8, None, 9, "192.0.2.10"),
+    ("L4", "S4", "+23276000099", 20, 21, 51, "192.0.2.44"),
+    ("L5", "S4", "+23276000098", 70, 71, 81, "192.0.2.44"),
+]
+INCIDENTS = [
+    {
+        "id": "I1",
+        "subs": ["S1"],
+        "start": -30,
+        "end": 13,
+        "ips": ["198.51.100.7"],
+        "countries": ["SL"],
+    },
+    {
+        "id": "I2",
+        "subs": ["S2"],
+        "start": 59,
+        "end": 66,
+        "ips": ["203.0.113.9"],
+        "countries": ["882"],
+    },
+]
+FRAUD = {"F1": "I1", "F2": "I1", "F3": "I1", "F4": "I2"}
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    return build_dataset(
+        tmp_path / "data", CDRS, INCIDENTS, FRAUD, lookalikes=[("S4", "heavy_intl_caller")]
+    )
+
+
+def allow_all(except_: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """A call record for every CDR, allowed unless overridden."""
+    overrides = except_ or {}
+    return [overrides.get(c[0], call(c[3], c[0])) for c in CDRS]
+
+
+def test_no_control_loss_is_full_billable_time(data_dir: Path) -> None:
+    result = score(data_dir, allow_all(), rater=RATER)
+    none = result.policies["none"]
+    assert none.loss_uncontrolled == pytest.approx(3 * 1200 + 1500)
+    assert none.loss == pytest.approx(none.loss_uncontrolled)
+    assert none.prevented_pct == pytest.approx(0.0)
+    # allowing everything prevents nothing either
+    assert result.policies["tollguard"].loss == pytest.approx(5100)
+    assert result.policies["tollguard"].calls_without_decision == 0
+    assert result.policies["none"].calls_without_decision == len(CDRS)
+
+
+def test_denied_fraud_call_costs_nothing(data_dir: Path) -> None:
+    outputs = allow_all({"F4": call(60, "F4", "deny")})
+    result = score(data_dir, outputs, rater=RATER)
+    policy = result.policies["tollguard"]
+    i2 = next(inc for inc in policy.incidents if inc.incident_id == "I2")
+    assert i2.loss_uncontrolled == pytest.approx(1500)
+    assert i2.loss == 0
+    assert i2.prevented_pct == pytest.approx(100.0)
+    assert i2.calls_denied == 1
+    assert i2.stop is not None and i2.stop.action == "deny" and i2.stop.target == "F4"
+    assert i2.time_to_stop_s == 0
+    assert policy.loss == pytest.approx(3600)
+    assert policy.prevented_pct == pytest.approx(100 * 1500 / 5100)
+
+
+def test_terminate_mid_call_bills_until_the_cut(data_dir: Path) -> None:
+    # F1 answered at 0.5, cut at 2.5: 2 minutes at 120 JPY/min = 240 instead of 1200.
+    outputs = [*allow_all(), terminate(2.5, "F1")]
+    policy = score(data_dir, outputs, rater=RATER).policies["tollguard"]
+    i1 = next(inc for inc in policy.incidents if inc.incident_id == "I1")
+    assert i1.loss == pytest.approx(240 + 1200 + 1200)
+    assert i1.calls_cut == 1
+    assert i1.stop is not None and i1.stop.action == "terminate"
+    assert i1.time_to_stop_s == pytest.approx(150.0)
+
+
+def test_terminate_before_answer_or_after_end(data_dir: Path) -> None:
+    outputs = [*allow_all(), terminate(0.2, "F1"), terminate(70, "F2")]
+    i1 = score(data_dir, outputs, rater=RATER).policies["tollguard"].incidents[0]
+    # F1 cut before answer: nothing billed; F2 "cut" after it ended: billed as recorded.
+    assert i1.loss == pytest.approx(0 + 1200 + 1200)
+
+
+def test_japanese_dialled_fraud_call_is_priced(data_dir: Path) -> None:
+    # F3 was dialled 010 232…: it must be priced like +232.
+    outputs = allow_all({"F1": call(0, "F1", "deny"), "F2": call(1, "F2", "deny")})
+    i1 = score(data_dir, outputs, rater=RATER).policies["tollguard"].incidents[0]
+    assert i1.loss == pytest.approx(1200)
+
+
+def test_stopping_actions_match_incident(data_dir: Path) -> None:
+    outputs = [
+        *allow_all(),
+        action(3, "block_ip", ip="198.51.100.250"),  # not this incident's IP
+        action(4, "restrict_country", country="GB"),  # not its country
+        action(5, "block_ip", ip="198.51.100.7"),
+        action(62, "restrict_country", country="+882"),
+    ]
+    policy = score(data_dir, outputs, rater=RATER).policies["tollguard"]
+    i1, i2 = policy.incidents
+    assert i1.stop is not None and (i1.stop.action, i1.stop.target) == ("block_ip", "198.51.100.7")
+    assert i1.time_to_stop_s == pytest.approx(300.0)
+    assert i2.stop is not None and i2.stop.action == "restrict_country"
+    assert i2.time_to_stop_s == pytest.approx(120.0)
+    # actions do not change what the recorded calls cost: only deny/terminate do
+    assert policy.loss == pytest.approx(5100)
+
+
+def test_country_matched_from_dialled_destinations(data_dir: Path) -> None:
+    # I1 lists "SL"; a restriction by calling code 232 also matches through its calls.
+    outputs = [*allow_all(), action(1, "deny_destination", prefix="+23276")]
+    i1 = score(data_dir, outputs, rater=RATER).policies["tollguard"].incidents[0]
+    assert i1.stop is not None and i1.stop.action == "deny_destination"
+    outputs = [*allow_all(), action(1, "restrict_country", country="232")]
+    i1 = score(data_dir, outputs, rater=RATER).policies["tollguard"].incidents[0]
+    assert i1.stop is not None and i1.stop.target == "232"
+
+
+def test_legit_customer_suspended_is_counted(data_dir: Path) -> None:
+    outputs = [
+        *allow_all({"L5": call(70, "L5", "deny")}),
+        action(11, "suspend_international", subscriber_id="S1", reason="fraud"),  # under attack
+        action(40, "suspend_international", subscriber_id="S4", reason="spike"),  # look-alike
+        action(45, "suspend_international", subscriber_id="S3", reason="spike"),
+        action(90, "restore_international", subscriber_id="S4"),
+        action(200, "suspend_international", subscriber_id="S1", reason="late"),  # within grace
+    ]
+    policy = score(data_dir, outputs, rater=RATER).policies["tollguard"]
+    assert policy.legit_suspended_customers == ["S3", "S4"]
+    s4 = next(s for s in policy.legit_suspended if s.subscriber_id == "S4")
+    assert s4.lookalike and s4.restored == at(90)
+    look = policy.lookalikes[0]
+    assert (look.subscriber_id, look.calls, look.international_calls) == ("S4", 2, 2)
+    assert look.denied == 1 and look.suspended
+    assert policy.lookalike_calls_denied == 1
+    i1 = policy.incidents[0]
+    assert i1.stop is not None and i1.stop.action == "suspend_international"
+
+
+def test_suspension_long_after_incident_is_legit(data_dir: Path) -> None:
+    outputs = [*allow_all(), action(13 + 25 * 60, "suspend_international", subscriber_id="S1")]
+    result = score(data_dir, outputs, rater=RATER)
+    assert result.policies["tollguard"].legit_suspended_customers == ["S1"]
+
+
+def test_legit_international_calls_denied_or_cut(data_dir: Path) -> None:
+    outputs = [
+        *allow_all({"L1": call(5, "L1", "deny"), "L2": call(7, "L2", "deny")}),
+        terminate(30, "L4"),
+    ]
+    policy = score(data_dir, outputs, rater=RATER).policies["tollguard"]
+    # international legit attempts: L1 (+1), L3 (+44, unanswered), L4, L5 (+232); L2 is domestic
+    assert policy.legit_intl_attempts == 4
+    assert policy.legit_intl_denied == 1
+    assert policy.legit_intl_cut == 1
+    assert policy.legit_intl_impacted_pct == pytest.approx(50.0)
+    assert policy.legit_calls_denied == 2  # the domestic one counts among all legit calls
+    assert policy.lookalikes[0].cut == 1
+
+
+def test_median_time_to_stop_counts_unstopped_as_never(tmp_path: Path) -> None:
+    cdrs: list[Cdr] = [
+        (f"F{i}", f"S{i}", "+23276000001", 100 * i, 100 * i + 1, 100 * i + 20, "198.51.100.1")
+        for i in range(1, 4)
+    ]
+    incidents = [
+        {"id": f"I{i}", "subs": [f"S{i}"], "start": 100 * i, "end": 100 * i + 20}
+        for i in range(1, 4)
+    ]
+    fraud = {f"F{i}": f"I{i}" for i in range(1, 4)}
+    data = build_dataset(tmp_path / "d", cdrs, incidents, fraud)
+    allow = [call(c[3], c[0]) for c in cdrs]
+    stop_two = [
+        *allow,
+        action(101, "suspend_international", subscriber_id="S1"),
+        action(203, "suspend_international", subscriber_id="S2"),
+    ]
+    stop_all = [*stop_two, action(305, "suspend_international", subscriber_id="S3")]
+    result = score_policies(data, {"two": stop_two, "all": stop_all, "one": allow[:]}, rater=RATER)
+    assert result.policies["all"].median_time_to_stop_s == pytest.approx(180.0)
+    # 60 s, 180 s, never: the median is 180 s
+    assert result.policies["two"].median_time_to_stop_s == pytest.approx(180.0)
+    assert result.policies["two"].incidents_stopped == 2
+    # never, never, never
+    assert result.policies["one"].median_time_to_stop_s is None
+    assert result.policies["none"].median_time_to_stop_s is None
+
+
+def test_alerts_per_day(data_dir: Path) -> None:
+    day2 = T0 + timedelta(days=1)
+    outputs = [*allow_all(), alert(at(1)), alert(at(2), "ip"), alert(day2, severity="low")]
+    policy = score(data_dir, outputs, rater=RATER).policies["tollguard"]
+    assert policy.days == 1  # all calls start on 2026-03-06 (JST)
+    assert policy.alerts_total == 3
+    assert policy.alerts_by_day == {"2026-03-06": 2, "2026-03-07": 1}
+    assert policy.alerts_by_detector == {"ip": 1, "spike": 2}
+    assert policy.alerts_per_day == pytest.approx(3.0)
+
+
+def test_alerts_per_day_over_several_days(tmp_path: Path) -> None:
+    cdrs: list[Cdr] = [
+        ("L1", "S1", "+12025550100", 0, 1, 2, ""),
+        ("L2", "S1", "+12025550100", 3 * 24 * 60, None, 3 * 24 * 60 + 1, ""),
+    ]
+    data = build_dataset(tmp_path / "d", cdrs, [], {})
+    outputs = [alert(at(day * 24 * 60)) for day in (0, 0, 1, 3, 3, 3)]
+    policy = score(data, outputs, rater=RATER).policies["tollguard"]
+    assert policy.days == 4
+    assert policy.alerts_by_day == {
+        "2026-03-06": 2,
+        "2026-03-07": 1,
+        "2026-03-08": 0,
+        "2026-03-09": 3,
+    }
+    assert policy.alerts_per_day == pytest.approx(1.5)
+
+
+def test_heatmap_by_weekday_and_hour(data_dir: Path) -> None:
+    result = score(data_dir, allow_all(), rater=RATER)
+    # Friday (4) 22:00 JST: F1..F3; Friday 23:00: F4
+    assert result.heatmap_calls[4][22] == 3
+    assert result.heatmap_calls[4][23] == 1
+    assert sum(map(sum, result.heatmap_calls)) == 4
+    # I1 starts at 21:30, I2 at 22:59
+    assert result.heatmap_incidents[4][21] == 1 and result.heatmap_incidents[4][22] == 1
+
+
+def _full_outputs() -> list[dict[str, Any]]:
+    return [
+        *allow_all({"F2": call(1, "F2", "deny"), "L1": call(5, "L1", "deny")}),
+        terminate(2.5, "F1"),
+        action(2.5, "suspend_international", subscriber_id="S1", reason="fraud"),
+        action(45, "suspend_international", subscriber_id="S3", reason="spike"),
+        alert(at(1)),
+        alert(at(61), "destination", "medium"),
+    ]
+
+
+def test_summary_json_is_deterministic(data_dir: Path, tmp_path: Path) -> None:
+    truth = load_truth(data_dir)
+    first = score_policies(
+        truth, {"tollguard": _full_outputs(), "reference": allow_all()}, rater=RATER
+    )
+    again = score_policies(
+        data_dir, {"tollguard": _full_outputs(), "reference": allow_all()}, rater=RATER
+    )
+    a = write_summary(first, tmp_path / "a" / "summary.json")
+    b = write_summary(again, tmp_path / "b" / "summary.json")
+    assert a.read_bytes() == b.read_bytes()
+    summary = json.loads(a.read_text(encoding="utf-8"))
+    assert summary["policy_order"] == ["none", "tollguard", "reference"]
+    tg = summary["policies"]["tollguard"]
+    # F1 cut after 2 min (240), F2 denied (0), F3 full (1200), F4 full (1500)
+    assert tg["fraud_loss_jpy"] == pytest.approx(2940.0)
+    assert tg["legit_customers_suspended_ids"] == ["S3"]
+    assert tg["legit_intl_denied"] == 1
+    text = a.read_text(encoding="utf-8")
+    assert text == json.dumps(summary, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_summary_independent_of_output_order(data_dir: Path, tmp_path: Path) -> None:
+    outputs = _full_outputs()
+    forward = score(data_dir, outputs, rater=RATER)
+    backward = score(data_dir, list(reversed(outputs)), rater=RATER)
+    a = write_summary(forward, tmp_path / "f.json")
+    b = write_summary(backward, tmp_path / "b.json")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def _result(data_dir: Path) -> BacktestResult:
+    return score_policies(
+        data_dir, {"tollguard": _full_outputs(), "reference": allow_all()}, rater=RATER
+    )
+
+
+def test_result_loss_curve_is_cumulative(data_dir: Path) -> None:
+    result = _result(data_dir)
+    curve = result.policies["none"].loss_curve
+    assert [round(v) for _t, v in curve] == [1200, 2400, 3600, 5100]
+    assert [t for t, _v in curve] == sorted(t for t, _v in curve)
+    tg = result.policies["tollguard"].loss_curve
+    assert tg[0] == (at(2.5), pytest.approx(240.0))
