@@ -144,9 +144,13 @@ def test_subscribers_upsert(store: Store) -> None:
     assert store.upsert_subscribers([a, b], at=T0) == 2
     assert store.list_subscribers() == [a, b]
     a2 = Subscriber(
-        "S1", Segment.BUSINESS, Service.IP, ("+81312345678", "+81312345679"), "a@x.jp",
+        "S1",
+        Segment.BUSINESS,
+        Service.IP,
+        ("+81312345678", "+81312345679"),
+        "a@x.jp",
         IntlStatus.SUSPENDED,
-    )  # fmt: skip
+    )
     store.upsert_subscribers([a2], at=T0)
     assert store.get_subscriber("S1") == a2
     assert store.get_subscriber("nobody") is None
@@ -190,8 +194,12 @@ def test_sip_events_and_quarantine(store: Store) -> None:
     assert store.add_quarantine([bad], at=T0) == 1
     (entry,) = store.list_quarantine(source_file="cdrs.csv")
     assert (entry.source_file, entry.line, entry.field, entry.reason, entry.raw) == (
-        "cdrs.csv", 7, "start", "not a timestamp", "c9,S1,+81,...",
-    )  # fmt: skip
+        "cdrs.csv",
+        7,
+        "start",
+        "not a timestamp",
+        "c9,S1,+81,...",
+    )
 
 
 def test_interrupted_ingest_is_cleaned_on_restart(store: Store) -> None:
@@ -218,9 +226,14 @@ def test_interrupted_ingest_is_cleaned_on_restart(store: Store) -> None:
 
 def test_controls_lifecycle_is_audited(store: Store) -> None:
     susp = store.create_control(
-        "suspension", "S1", reason="charges x40, unreachable", created_by="policy", at=T0,
-        expires_at=T0 + timedelta(hours=12), evidence={"score": 0.97, "calls": ("c1", "c2")},
-    )  # fmt: skip
+        "suspension",
+        "S1",
+        reason="charges x40, unreachable",
+        created_by="policy",
+        at=T0,
+        expires_at=T0 + timedelta(hours=12),
+        evidence={"score": 0.97, "calls": ("c1", "c2")},
+    )
     block = store.create_control(
         "ip_block", "198.51.100.9", reason="auth flood", created_by="policy", at=T0
     )
@@ -274,18 +287,37 @@ def test_control_validation(store: Store) -> None:
 def test_cases_and_contact_attempts(store: Store) -> None:
     case = store.open_case("S1", at=T0, score=0.9, evidence={"ratio": 41.0})
     assert case.status == "open" and case.closed_at is None
-    store.add_contact_attempt(case.id, channel="phone", at=T0 + timedelta(minutes=1),
-                              outcome="busy", by="policy")  # fmt: skip
-    store.add_contact_attempt(case.id, channel="email", at=T0 + timedelta(minutes=2),
-                              outcome="no_reply", by="policy", note="sent to a@x.jp")  # fmt: skip
+    store.add_contact_attempt(
+        case.id, channel="phone", at=T0 + timedelta(minutes=1), outcome="busy", by="policy"
+    )
+    store.add_contact_attempt(
+        case.id,
+        channel="email",
+        at=T0 + timedelta(minutes=2),
+        outcome="no_reply",
+        by="policy",
+        note="sent to a@x.jp",
+    )
     attempts = store.list_contact_attempts(case.id)
     assert [(a.channel, a.outcome) for a in attempts] == [("phone", "busy"), ("email", "no_reply")]
-    moved = store.update_case(case.id, status="suspended", at=T0 + timedelta(minutes=3),
-                              by="policy", reason="unreachable", score=0.95)  # fmt: skip
+    moved = store.update_case(
+        case.id,
+        status="suspended",
+        at=T0 + timedelta(minutes=3),
+        by="policy",
+        reason="unreachable",
+        score=0.95,
+    )
     assert moved.status == "suspended" and moved.score == 0.95
     assert [c.id for c in store.list_cases(open_only=True)] == [case.id]
-    closed = store.update_case(case.id, status="closed", at=T0 + timedelta(hours=9), by="op",
-                               reason="customer confirmed fraud", close=True)  # fmt: skip
+    closed = store.update_case(
+        case.id,
+        status="closed",
+        at=T0 + timedelta(hours=9),
+        by="op",
+        reason="customer confirmed fraud",
+        close=True,
+    )
     assert closed.closed_at == T0 + timedelta(hours=9)
     assert store.list_cases(open_only=True) == []
     assert store.get_case(case.id) == closed
@@ -294,8 +326,12 @@ def test_cases_and_contact_attempts(store: Store) -> None:
     with pytest.raises(StoreError, match="no case"):
         store.add_contact_attempt(999, channel="phone", at=T0, outcome="busy", by="p")
     assert [e.action for e in store.list_audit(subject="subscriber:S1")] == [
-        "case.open", "case.contact", "case.contact", "case.update", "case.close",
-    ]  # fmt: skip
+        "case.open",
+        "case.contact",
+        "case.contact",
+        "case.update",
+        "case.close",
+    ]
 
 
 def test_restricted_destinations(store: Store) -> None:
@@ -305,37 +341,51 @@ def test_restricted_destinations(store: Store) -> None:
         "normal_traffic": {"minutes": 12, "period_days": 30},
     }
     d = store.put_restricted_destination(
-        "country", "EE", criteria=criteria, provenance="customer reports 2015-06",
-        added_by="op:sato", at=T0,
-    )  # fmt: skip
+        "country",
+        "EE",
+        criteria=criteria,
+        provenance="customer reports 2015-06",
+        added_by="op:sato",
+        at=T0,
+    )
     assert d.criteria == criteria
-    store.put_restricted_destination("range", "+88213", criteria={}, provenance="intel",
-                                     added_by="op:sato", at=T0)  # fmt: skip
+    store.put_restricted_destination(
+        "range", "+88213", criteria={}, provenance="intel", added_by="op:sato", at=T0
+    )
     updated = store.put_restricted_destination(
-        "country", "EE", criteria={**criteria, "normal_traffic": {"minutes": 3}},
-        provenance="review", added_by="op:ito", at=T0 + timedelta(days=1),
-    )  # fmt: skip
+        "country",
+        "EE",
+        criteria={**criteria, "normal_traffic": {"minutes": 3}},
+        provenance="review",
+        added_by="op:ito",
+        at=T0 + timedelta(days=1),
+    )
     assert updated.id == d.id and updated.added_by == "op:ito"
     assert [(x.kind, x.value) for x in store.list_restricted_destinations()] == [
-        ("country", "EE"), ("range", "+88213"),
-    ]  # fmt: skip
+        ("country", "EE"),
+        ("range", "+88213"),
+    ]
     assert store.remove_restricted_destination("range", "+88213", by="op", reason="x", at=T0)
     assert not store.remove_restricted_destination("range", "+88213", by="op", reason="x", at=T0)
     assert [x.value for x in store.list_restricted_destinations(kind="range")] == []
     with pytest.raises(StoreError):
-        store.put_restricted_destination("planet", "Mars", criteria={}, provenance="",
-                                         added_by="op", at=T0)  # fmt: skip
+        store.put_restricted_destination(
+            "planet", "Mars", criteria={}, provenance="", added_by="op", at=T0
+        )
     assert [e.action for e in store.list_audit()] == [
-        "destination_list.add", "destination_list.add", "destination_list.update",
+        "destination_list.add",
+        "destination_list.add",
+        "destination_list.update",
         "destination_list.remove",
-    ]  # fmt: skip
+    ]
 
 
 def test_snapshots_and_offsets(store: Store) -> None:
     assert store.load_snapshot("engine") is None
     store.save_snapshot("engine", at=T0, offsets={"cdrs.csv": 10}, state=b"\x00one")
-    store.save_snapshot("engine", at=T0 + timedelta(minutes=5), offsets={"cdrs.csv": 20},
-                        state=b"\x00two", keep=1)  # fmt: skip
+    store.save_snapshot(
+        "engine", at=T0 + timedelta(minutes=5), offsets={"cdrs.csv": 20}, state=b"\x00two", keep=1
+    )
     snap = store.load_snapshot("engine")
     assert snap is not None and snap.state == b"\x00two" and snap.offsets == {"cdrs.csv": 20}
     assert store.count("engine_snapshots") == 1
@@ -352,9 +402,13 @@ def test_snapshots_and_offsets(store: Store) -> None:
 def _fill_audit(store: Store, n: int) -> None:
     for i in range(n):
         store.append_audit(
-            actor="policy", action="alert", subject=f"subscriber:S{i}", reason="test",
-            at=T0 + timedelta(seconds=i), evidence={"i": i, "ratio": i / 3},
-        )  # fmt: skip
+            actor="policy",
+            action="alert",
+            subject=f"subscriber:S{i}",
+            reason="test",
+            at=T0 + timedelta(seconds=i),
+            evidence={"i": i, "ratio": i / 3},
+        )
 
 
 def test_audit_chain_links_entries(store: Store) -> None:
@@ -397,9 +451,15 @@ def test_audit_chain_detects_a_recomputed_row(store: Store) -> None:
 
     e = store.list_audit()[1]
     forged = entry_hash(
-        seq=e.seq, time=e.time, actor=e.actor, action=e.action, subject=e.subject,
-        reason="forged", evidence=e.evidence, prev_hash=e.prev_hash,
-    )  # fmt: skip
+        seq=e.seq,
+        time=e.time,
+        actor=e.actor,
+        action=e.action,
+        subject=e.subject,
+        reason="forged",
+        evidence=e.evidence,
+        prev_hash=e.prev_hash,
+    )
     tamper(store, f"UPDATE audit_log SET reason = 'forged', hash = '{forged}' WHERE seq = 2")
     assert store.verify_audit_chain() == (False, 3)
 

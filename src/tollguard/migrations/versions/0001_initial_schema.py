@@ -183,7 +183,7 @@ def upgrade() -> None:
         sa.Column("source_ip", sa.String(length=45), nullable=True),
         sa.Column("billable_seconds", sa.Float(), nullable=False),
         sa.Column("callee_e164", sa.String(length=32), nullable=True),
-        sa.Column("country", sa.String(length=2), nullable=True),
+        sa.Column("country", sa.String(length=8), nullable=True),
         sa.Column("number_type", sa.String(length=32), nullable=True),
         sa.Column("charge_jpy", sa.Float(), nullable=False),
         sa.Column("file_id", sa.Integer(), nullable=True),
