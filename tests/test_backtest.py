@@ -475,3 +475,38 @@ def test_result_loss_curve_is_cumulative(data_dir: Path) -> None:
     assert [t for t, _v in curve] == sorted(t for t, _v in curve)
     tg = result.policies["tollguard"].loss_curve
     assert tg[0] == (at(2.5), pytest.approx(240.0))
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_run_backtest_from_recorded_outputs(data_dir: Path, tmp_path: Path) -> None:
+    from tollguard.app.backtest.runner import run_backtest
+
+    tg = _write_jsonl(tmp_path / "tg.jsonl", _full_outputs())
+    ref = _write_jsonl(tmp_path / "ref.jsonl", allow_all())
+    seen: list[str] = []
+
+    def wrap(name: str, outputs: Iterable[Any]) -> Iterable[Any]:
+        seen.append(name)
+        return outputs
+
+    result, files = run_backtest(
+        data_dir,
+        tmp_path / "out",
+        [],
+        recorded={"tollguard": tg, "reference": ref},
+        rater=RATER,
+        wrap=wrap,
+        save_replays=True,
+    )
+    assert seen == ["tollguard", "reference"]
+    assert list(result.policies) == ["none", "tollguard", "reference"]
+    summary = json.loads(files.summary.read_text(encoding="utf-8"))
+    assert summary["policies"]["tollguard"]["fraud_loss_jpy"] == pytest.approx(2940.0)
+    assert summary["policies"]["reference"]["fraud_loss_prevented_pct"] == pytest.approx(0.0)
+    assert files.report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    saved = [json.loads(line) for line in files.replays[0].read_text().splitlines()]
+    assert saved == [dict(sorted(r.items())) for r in _full_outputs()]
