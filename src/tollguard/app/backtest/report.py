@@ -117,6 +117,7 @@ th, td { padding: 5px 10px; border-bottom: 1px solid #e5e7eb; text-align: right;
   white-space: nowrap; }
 th { background: #f9fafb; font-weight: 600; }
 td.l, th.l { text-align: left; }
+td.w { white-space: normal; min-width: 180px; max-width: 260px; }
 .ok { color: #047857; font-weight: 600; }
 .bad { color: #b91c1c; font-weight: 600; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
@@ -209,7 +210,7 @@ def _incident_table(result: BacktestResult) -> str:
         for name in controlled:
             mine = result.policies[name].incidents[index]
             cells.append(f"<td>{yen(mine.loss)}</td><td>{pct(mine.prevented_pct, 1)}</td>")
-            cells.append(f'<td class="l">{escape(_stop_text(mine))}</td>')
+            cells.append(f'<td class="l w">{escape(_stop_text(mine))}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -374,10 +375,11 @@ def render_html(result: BacktestResult) -> str:
         if info.period_start is not None
         else "no calls"
     )
+    days = "day" if info.days == 1 else "days"
     meta = (
         f"Data set <b>{escape(info.name)}</b>: {info.subscribers:,} customers, "
         f"{info.calls:,} calls ({info.fraud_calls:,} fraud), {info.incidents} incidents, "
-        f"{info.lookalikes} look-alike customers, {info.days:g} days ({escape(period)})."
+        f"{info.lookalikes} look-alike customers, {info.days:g} {days} ({escape(period)})."
     )
     sections = [
         "<h2>Policies compared</h2>",

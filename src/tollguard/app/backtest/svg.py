@@ -215,7 +215,7 @@ def heatmap(
     *,
     title: str,
     hue: tuple[int, int, int] = (185, 28, 28),
-    cell: int = 30,
+    cell: int = 21,
 ) -> str:
     """A weekday × hour grid of counts (rows Monday..Sunday, columns 0..23 h)."""
     left, top = 44, 40
