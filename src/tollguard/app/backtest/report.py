@@ -186,31 +186,36 @@ def _incident_table(result: BacktestResult) -> str:
     baseline = next(iter(result.policies.values()))
     order = list(result.policies)
     head = (
-        '<tr><th class="l" rowspan="2">Incident</th><th class="l" rowspan="2">Kind</th>'
-        '<th class="l" rowspan="2">Customers</th><th rowspan="2">First call</th>'
-        '<th rowspan="2">Calls</th><th rowspan="2">Loss, no control</th>'
-        + "".join(f'<th colspan="3">{_head(n, order.index(n))}</th>' for n in controlled)
-        + "</tr><tr>"
+        '<tr><th class="l">Incident</th><th class="l">Kind</th><th class="l">Customers</th>'
+        "<th>First call</th><th>Calls</th><th>Loss, no control</th>"
         + "".join(
-            '<th>Loss</th><th>Prevented</th><th class="l">First stopping action</th>'
-            for _ in controlled
+            f'<th class="l">{_head(n, order.index(n))}: loss · prevented<br>'
+            "first stopping action</th>"
+            for n in controlled
         )
         + "</tr>"
     )
     rows = []
     for index, inc in enumerate(baseline.incidents):
+        first = "—" if inc.first_call is None else inc.first_call.strftime("%m-%d %H:%M")
         cells = [
             f'<td class="l">{escape(inc.incident_id)}</td>',
             f'<td class="l">{escape(inc.kind)}</td>',
-            f'<td class="l">{escape(", ".join(inc.subscriber_ids))}</td>',
-            f"<td>{escape(_when(inc.first_call))}</td>",
+            f'<td class="l w">{escape(", ".join(inc.subscriber_ids))}</td>',
+            f"<td>{escape(first)}</td>",
             f"<td>{inc.calls}</td>",
             f"<td>{yen(inc.loss_uncontrolled)}</td>",
         ]
         for name in controlled:
             mine = result.policies[name].incidents[index]
-            cells.append(f"<td>{yen(mine.loss)}</td><td>{pct(mine.prevented_pct, 1)}</td>")
-            cells.append(f'<td class="l w">{escape(_stop_text(mine))}</td>')
+            prevented = mine.prevented_pct
+            css = "ok" if prevented is not None and prevented >= TARGET_PREVENTED_PCT else "bad"
+            css = css if prevented is not None else ""
+            cells.append(
+                f'<td class="l w">{yen(mine.loss)} · <span class="{css}">'
+                f"{pct(prevented, 1)}</span><br>"
+                f'<span class="note">{escape(_stop_text(mine))}</span></td>'
+            )
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -225,7 +230,7 @@ def _timelines(result: BacktestResult) -> str:
     blocks = []
     for index, inc in enumerate(baseline.incidents):
         calls = result.incident_calls.get(inc.incident_id, [])
-        spans = [Span(c.start, c.end, c.answered) for c in calls]
+        spans = [Span(c.start, c.answer, c.end) for c in calls]
         lo = min([inc.start, *(c.start for c in calls)])
         hi = max([inc.end, *(c.end for c in calls)])
         markers = []
@@ -400,7 +405,7 @@ def render_html(result: BacktestResult) -> str:
         "<h2>Incidents</h2>",
         f'<div class="card">{_incident_table(result)}</div>',
         "<h3>Timelines</h3>",
-        '<p class="note">Bars: fraud calls (dark: answered, light: unanswered). '
+        '<p class="note">Bars: fraud calls (light: ringing or unanswered; dark: answered, billed). '
         "Vertical lines: each policy's first stopping action (dashed: outside the window).</p>",
         f'<div class="card">{_timelines(result)}</div>',
         "<h2>Legitimate customers</h2>",

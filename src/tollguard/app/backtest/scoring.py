@@ -199,8 +199,8 @@ class CallSpan:
 
     call_id: str
     start: datetime
+    answer: datetime | None
     end: datetime
-    answered: bool
 
 
 @dataclass(slots=True)
@@ -650,7 +650,9 @@ def score_policies(
         heatmap_calls=heat_calls,
         heatmap_incidents=heat_incidents,
         incident_calls={
-            incident_id: [CallSpan(r.call_id, r.start, r.end, r.answered) for r in rows]
+            incident_id: [
+                CallSpan(r.call_id, r.start, r.answer if r.answered else None, r.end) for r in rows
+            ]
             for incident_id, rows in grouped.items()
         },
     )

@@ -27,11 +27,11 @@ class Series:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """A call on a timeline: from ``start`` to ``end``; ``answered`` ones are drawn solid."""
+    """A call on a timeline: ringing from ``start`` (light), talking from ``answer`` (dark)."""
 
     start: datetime
+    answer: datetime | None
     end: datetime
-    answered: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,11 +302,16 @@ def timeline(
     )
     for span in spans:
         x1, x2 = x_of(span.start), x_of(span.end)
-        fill = "#b91c1c" if span.answered else "#fca5a5"
         parts.append(
             f'<rect x="{x1:.1f}" y="{base + 4}" width="{max(1.5, x2 - x1):.1f}" '
-            f'height="{lane - 8}" fill="{fill}" fill-opacity="0.55"/>'
+            f'height="{lane - 8}" fill="#fca5a5" fill-opacity="0.6"/>'
         )
+        if span.answer is not None:
+            xa = x_of(span.answer)
+            parts.append(
+                f'<rect x="{xa:.1f}" y="{base + 4}" width="{max(1.5, x2 - xa):.1f}" '
+                f'height="{lane - 8}" fill="#b91c1c" fill-opacity="0.7"/>'
+            )
     for tick in _time_ticks(lo, hi, target=7):
         x = x_of(tick)
         parts.append(
