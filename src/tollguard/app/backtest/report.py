@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
 
@@ -170,9 +170,16 @@ def _loss_plot(result: BacktestResult) -> str:
         Series(name, policy_color(name, i), res.loss_curve)
         for i, (name, res) in enumerate(result.policies.items())
     ]
-    return step_chart(
-        series, start, end, title="Cumulative fraud loss (JPY)", y_label="JPY lost to fraud"
-    )
+    # Zoom on the attacks: from shortly before the first incident (or loss) to the end.
+    title = "Cumulative fraud loss (JPY)"
+    events = [*all_points, *(s for s in result.incident_starts)]
+    if events:
+        first = min(events)
+        pad = max(timedelta(hours=1), (end - first) * 0.04)
+        if first - pad > start:
+            start = first - pad
+            title += ", from the first incident"
+    return step_chart(series, start, end, title=title, y_label="JPY lost to fraud")
 
 
 def _stop_text(inc: IncidentScore) -> str:

@@ -227,6 +227,7 @@ class BacktestResult:
     heatmap_calls: list[list[int]]
     heatmap_incidents: list[list[int]]
     incident_calls: dict[str, list[CallSpan]] = field(default_factory=dict)
+    incident_starts: list[datetime] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready, deterministic summary (``summary.json``)."""
@@ -380,7 +381,10 @@ def _period(truth: Truth) -> tuple[datetime | None, datetime | None, float]:
     starts = [c.start for c in truth.calls.values()]
     first = min(starts) if starts else None
     last = max((c.end for c in truth.calls.values()), default=None)
+    parameters = truth.meta.get("parameters")
     meta_days = truth.meta.get("days")
+    if meta_days is None and isinstance(parameters, dict):
+        meta_days = parameters.get("days")
     if isinstance(meta_days, int | float) and not isinstance(meta_days, bool) and meta_days > 0:
         return first, last, float(meta_days)
     if first is None:
@@ -649,6 +653,7 @@ def score_policies(
         policies=policies,
         heatmap_calls=heat_calls,
         heatmap_incidents=heat_incidents,
+        incident_starts=[inc.start for inc in truth.incidents],
         incident_calls={
             incident_id: [
                 CallSpan(r.call_id, r.start, r.answer if r.answered else None, r.end) for r in rows

@@ -314,6 +314,8 @@ def timeline(
             )
     for tick in _time_ticks(lo, hi, target=7):
         x = x_of(tick)
+        if x < left + 14 or x > left + plot_w - 14:
+            continue
         parts.append(
             f'<text x="{x:.1f}" y="{base + lane + 14}" font-size="10" text-anchor="middle" '
             f'fill="#6b7280">{escape(_time_label(tick, span_s))}</text>'
