@@ -510,3 +510,50 @@ def test_run_backtest_from_recorded_outputs(data_dir: Path, tmp_path: Path) -> N
     assert files.report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     saved = [json.loads(line) for line in files.replays[0].read_text().splitlines()]
     assert saved == [dict(sorted(r.items())) for r in _full_outputs()]
+
+
+class PerMinuteRater(FlatRater):
+    """100 JPY a minute anywhere abroad, 0 in Japan."""
+
+    def charge(self, e164: str, seconds: float) -> float:
+        return 0.0 if e164.startswith("+81") else 100.0 * seconds / 60.0
+
+
+def test_scores_a_simulated_data_set(tmp_path: Path) -> None:
+    from datetime import date
+
+    from tollguard.app.simulate import SimulationConfig, simulate
+
+    made = simulate(
+        SimulationConfig(subscribers=60, days=14, seed=5, start=date(2026, 10, 5)),
+        tmp_path / "sim",
+    )
+    truth = load_truth(tmp_path / "sim")
+    assert len(truth.calls) == made.cdrs
+    assert len(truth.fraud_calls) == made.fraud_calls
+    assert len(truth.incidents) == sum(made.incidents.values())
+    allow = [
+        {"time": iso(row.start), "kind": "call", "call_id": cid, "decision": "allow"}
+        for cid, row in truth.calls.items()
+    ]
+    oracle = [
+        {**record, "decision": "deny"} if record["call_id"] in truth.fraud_calls else record
+        for record in allow
+    ]
+    lookalike = truth.lookalikes[0].subscriber_id
+    oracle.append(action(0, "suspend_international", subscriber_id=lookalike, reason="test"))
+    result = score_policies(truth, {"allow": allow, "oracle": oracle}, rater=PerMinuteRater())
+    none, allowed, best = (result.policies[n] for n in ("none", "allow", "oracle"))
+    assert none.days == 14
+    assert none.loss_uncontrolled > 0
+    assert allowed.loss == pytest.approx(none.loss_uncontrolled)
+    assert best.loss == 0 and best.prevented_pct == pytest.approx(100.0)
+    assert none.loss_uncontrolled == pytest.approx(sum(i.loss_uncontrolled for i in none.incidents))
+    with_calls = best.incidents_with_calls
+    assert with_calls and best.incidents_stopped == len(with_calls)
+    assert all(inc.time_to_stop_s == 0 for inc in with_calls)
+    assert best.median_time_to_stop_s == 0
+    assert best.legit_intl_impacted == 0 and best.legit_intl_attempts > 0
+    assert best.legit_suspended_customers == [lookalike]
+    assert best.calls_without_decision == 0
+    assert sum(map(sum, result.heatmap_calls)) == len(truth.fraud_calls)
