@@ -481,3 +481,23 @@ def test_concurrent_appends_keep_one_chain(store: Store) -> None:
     assert errors == []
     assert store.count("audit_log") == 40
     assert store.verify_audit_chain() == (True, None)
+
+
+def test_concurrent_opens_migrate_once(empty_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            Store.open(empty_url).close()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    engine = make_engine(empty_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

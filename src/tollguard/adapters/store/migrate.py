@@ -6,9 +6,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 SCRIPT_LOCATION = "tollguard:migrations"
+_PG_MIGRATE_LOCK = 0x746F6C6D  # pg_advisory_xact_lock key serialising migrations
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
@@ -37,8 +39,14 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database at ``engine`` to ``revision`` (default: newest), in a transaction."""
+    """Migrate the database at ``engine`` to ``revision`` (default: newest), in a transaction.
+
+    Concurrent callers are serialised (an advisory lock on PostgreSQL, the write lock on SQLite),
+    so several processes opening a fresh database at once migrate it once.
+    """
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATE_LOCK})
         command.upgrade(alembic_config(connection=conn), revision)
 
 
