@@ -185,6 +185,8 @@ def _loss_plot(result: BacktestResult) -> str:
 def _stop_text(inc: IncidentScore) -> str:
     if inc.stop is None:
         return "not stopped"
+    if inc.first_call is None:
+        return f"{inc.stop.describe()} {duration(inc.time_from_start_s)} after the incident began"
     return f"{inc.stop.describe()} after {duration(inc.time_to_stop_s)}"
 
 
@@ -247,10 +249,14 @@ def _timelines(result: BacktestResult) -> str:
             if mine.stop is None:
                 markers.append(Marker(None, color, f"{name}: not stopped"))
                 continue
+            when = (
+                f"{duration(mine.time_to_stop_s)} after first call"
+                if mine.first_call is not None
+                else f"{duration(mine.time_from_start_s)} after the incident began"
+            )
             label = (
                 f"{name}: {mine.stop.describe()} at {mine.stop.time.strftime('%m-%d %H:%M:%S')}"
-                f" ({duration(mine.time_to_stop_s)} after first call;"
-                f" loss {yen(mine.loss)} of {yen(mine.loss_uncontrolled)})"
+                f" ({when}; loss {yen(mine.loss)} of {yen(mine.loss_uncontrolled)})"
             )
             markers.append(Marker(mine.stop.time, color, label))
         title = (

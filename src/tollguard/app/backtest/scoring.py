@@ -75,6 +75,11 @@ class IncidentScore:
             return None
         return (self.stop.time - self.first_call).total_seconds()
 
+    @property
+    def time_from_start_s(self) -> float | None:
+        """Seconds from the incident's labelled start to the first stopping action."""
+        return None if self.stop is None else (self.stop.time - self.start).total_seconds()
+
 
 @dataclass(frozen=True, slots=True)
 class Suspension:
@@ -749,6 +754,7 @@ def _policy_dict(result: PolicyResult) -> dict[str, Any]:
                 "loss_jpy": _money(inc.loss),
                 "prevented_pct": _maybe(inc.prevented_pct, 3),
                 "time_to_stop_s": _maybe(inc.time_to_stop_s, 1),
+                "time_from_incident_start_s": _maybe(inc.time_from_start_s, 1),
                 "stop_action": None if inc.stop is None else inc.stop.action,
                 "stop_target": None if inc.stop is None else inc.stop.target,
                 "stop_time": None if inc.stop is None else _iso(inc.stop.time),
