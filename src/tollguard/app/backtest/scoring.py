@@ -83,7 +83,11 @@ class IncidentScore:
 
 @dataclass(frozen=True, slots=True)
 class Suspension:
-    """A suspension of international calling of a customer not under attack at that time."""
+    """A suspension of international calling of a customer not under attack at that time.
+
+    ``restored`` is the first ``restore_international`` of the customer after it, or the
+    suspension's ``until`` when earlier; ``None`` when neither.
+    """
 
     subscriber_id: str
     time: datetime
@@ -543,6 +547,10 @@ def _score_one(
             ),
             None,
         )
+        until = action.get("until")
+        if until:
+            expiry = parse_time(str(until))
+            restored = expiry if restored is None else min(restored, expiry)
         suspensions.append(
             Suspension(
                 subscriber_id=subscriber,
