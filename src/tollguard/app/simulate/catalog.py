@@ -135,7 +135,7 @@ IP_PHONE_PREFIX: Final[str] = "50"
 # attribution is from registry knowledge and only used to keep renumbering inside one ISP).
 JP_ISP_BLOCKS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("OCN", ("153.128.0.0/10", "114.160.0.0/12")),
-    ("SoftBank BB", ("126.0.0.0/10", "126.64.0.0/11")),
+    ("SoftBank BB", ("126.0.0.0/11", "126.64.0.0/11")),
     ("KDDI", ("27.80.0.0/12", "106.128.0.0/12")),
     ("BIGLOBE", ("133.200.0.0/14",)),
 )

@@ -23,6 +23,7 @@ from tollguard.app.simulate.numbers import (
     jp_geographic,
     jp_ip_phone,
     jp_mobile,
+    valid_jp,
 )
 
 JST = timezone(timedelta(hours=9))
@@ -234,8 +235,8 @@ def build_customer(seed: int, index: int) -> Customer:
         first = jp_geographic(rng)
         base = int(first[3:])
         numbers = tuple(f"+81{base + k}" for k in range(count))
-        if area_of(numbers[-1]) != area_of(first):  # stay inside one area code
-            numbers = (first,)
+        if area_of(numbers[-1]) != area_of(first) or not all(map(valid_jp, numbers)):
+            numbers = (first,)  # the block would leave the area code or the valid ranges
         channels = max(2, min(30, len(numbers) + rng.randint(0, 3)))
         equipment = rng.choices(_PBX, _PBX_W)[0]
         word, kind = rng.choice(catalog.COMPANY_WORDS), rng.choice(catalog.COMPANY_KINDS)

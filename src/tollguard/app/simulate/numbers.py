@@ -59,6 +59,11 @@ def _valid(country_code: int, nsn: str) -> bool:
     )
 
 
+def valid_jp(number: str) -> bool:
+    """Whether a ``+81`` E.164 number is valid for phonenumbers."""
+    return _valid(81, number[3:])
+
+
 @cache
 def template(region: str, kind: str) -> NumberTemplate:
     """The template of ``kind`` ("mobile", "fixed", "premium") numbers in ``region``.
@@ -88,11 +93,26 @@ def foreign_number(rng: random.Random, region: str, kind: str = "mobile") -> str
     return template(region, kind).draw(rng)
 
 
+@cache
+def _first_digits(area: str) -> str:
+    """Leading digits of local numbers that are valid after ``area`` (checked with phonenumbers)."""
+    check = random.Random(f"jp:{area}")
+    rest = 9 - len(area)
+    ok = ""
+    for first in "23456789":
+        if all(
+            _valid(81, area + first + str(check.randrange(10 ** (rest - 1))).zfill(rest - 1))
+            for _ in range(24)
+        ):
+            ok += first
+    return ok or "2"
+
+
 def jp_geographic(rng: random.Random, area: str | None = None) -> str:
     """A Japanese fixed-line number (E.164): area code + subscriber digits, 9-digit NSN."""
     code = area or rng.choices(_AREAS, _AREA_WEIGHTS)[0]
     rest = 9 - len(code)
-    first = rng.choice("2345689")
+    first = rng.choice(_first_digits(code))
     tail = str(rng.randrange(10 ** (rest - 1))).zfill(rest - 1)
     return f"+81{code}{first}{tail}"
 

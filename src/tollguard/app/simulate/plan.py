@@ -215,7 +215,7 @@ def build_plan(
             c = picker.pick(conditions[kind])
             if c is None:
                 continue
-            any_day = rng.randrange(attacks_from_day, period.days) * DAY
+            any_day = rng.randrange(min(attacks_from_day, period.days - 1), period.days) * DAY
             if kind == "heavy_business":
                 role = Role(
                     kind,
