@@ -196,9 +196,10 @@ def _parse_leg(fields: list[str], tz: tzinfo, ip_of: IpValidator) -> tuple[str, 
             raise RowError(name, "not a whole number of seconds")
     check_time_order(start, answer, end)
     source_ip = source_ip_from_userfield(row.get("userfield", ""), ip_of)
-    call_id = row.get("linkedid") or row.get("uniqueid") or f"{row['channel']}@{row['start']}"
-    if " " in call_id.strip() or not call_id.strip():
-        call_id = f"{row['channel']}@{row['start']}"
+    call_id = row.get("linkedid") or row.get("uniqueid") or ""
+    if not call_id or " " in call_id:
+        # no usable id (16-column lines): the A channel and its start time identify the call
+        call_id = f"{row['channel'].replace(' ', '_')}@{row['start'].replace(' ', 'T')}"
     record = CallDetailRecord(
         call_id, subscriber_id, caller, callee, start, answer, end, disposition, source_ip
     )
