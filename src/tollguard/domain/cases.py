@@ -1,0 +1,72 @@
+"""Cases: an anomaly on one customer, its evidence, and the contact workflow.
+
+A case opens when a call is denied for risk, charges exceed the customer's baseline, or the
+customer's SIP credential was brute-forced. The carrier then tries to reach the customer several
+times (the source document: 複数回連絡); when fraud is highly probable and nobody answers, it
+suspends international calling and notifies afterwards (事後連絡).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class CaseState(StrEnum):
+    """Where a case stands."""
+
+    CONTACTING = "contacting"
+    UNREACHABLE = "unreachable"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+@dataclass(slots=True)
+class ContactAttempt:
+    """One attempt to reach the customer: channel, time and outcome."""
+
+    time: float
+    channel: str
+    outcome: str = "no_answer"
+
+
+@dataclass(slots=True)
+class Case:
+    """An open anomaly on one customer."""
+
+    subscriber_id: str
+    opened_at: float
+    log_odds: float
+    next_contact: float
+    state: CaseState = CaseState.CONTACTING
+    reasons: list[str] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    numbers: set[str] = field(default_factory=set)
+    countries: set[str] = field(default_factory=set)
+    high_risk_attempts: int = 0
+    best_call_log_odds: float = -50.0
+    metering_log_lr: float = 0.0
+    peak_concurrent: int = 0
+    usual_max_concurrent: int = 0
+    bruteforce: bool = False
+    shared_address: bool = False
+    attempts: list[ContactAttempt] = field(default_factory=list)
+
+    def add_reason(self, reason: str) -> None:
+        """Remember a reason once, in order of appearance."""
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+    def machine_behaviour(self, min_distinct_numbers: int) -> list[str]:
+        """Signs of an automated attack rather than a person: what suspension requires."""
+        signs = []
+        if len(self.numbers) >= min_distinct_numbers:
+            signs.append(f"{len(self.numbers)} distinct risky numbers dialled")
+        if self.peak_concurrent >= max(3, self.usual_max_concurrent + 2):
+            signs.append(f"{self.peak_concurrent} concurrent international calls")
+        if self.bruteforce:
+            signs.append("SIP credential brute-forced")
+        if self.shared_address:
+            signs.append("source address shared with other customers' fraud")
+        return signs

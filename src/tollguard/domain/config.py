@@ -1,0 +1,219 @@
+"""Engine configuration: every threshold, its default, its unit, and why.
+
+Defaults are derived from cost, from each customer's own history (the engine learns the rest), and
+from published fraud patterns; ``docs/detection.md`` explains each. A carrier overrides any of them
+with a TOML or JSON file (``tollguard replay --config F``) using the same section and field names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration file is unreadable or names an unknown field or a wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Per-call fraud probability and the cost-based deny rule."""
+
+    # Prior probability that an international call attempt is fraud, before any evidence. Order of
+    # magnitude of fraud's share of international minutes reported by the CFCA loss surveys
+    # (~1e-3); only the product prior x likelihood ratios matters, and it is documented.
+    prior_fraud_probability: float = 1e-3
+    # Expected minutes a fraudulent call runs if nobody cuts it. IRSF calls are long (attackers
+    # are paid per minute by the range holder); 30 minutes is a conservative middle.
+    fraud_call_minutes: float = 30.0
+    # What wrongly denying one legitimate call costs the carrier (a customer-care contact and
+    # goodwill), JPY. A call is denied when P(fraud) x rate x fraud_call_minutes exceeds it.
+    wrong_denial_cost_jpy: float = 2000.0
+    # Deny regardless of cost when fraud is this probable.
+    deny_probability: float = 0.98
+    # Pseudo-counts for shrinking a customer's own statistics towards the population's.
+    novelty_pseudo_count: float = 1.0
+    international_share_pseudo_count: float = 10.0
+    hour_pseudo_count: float = 20.0
+    # Probability that a fraudulent call goes to a country the customer has called before.
+    fraud_known_country_probability: float = 0.05
+    # Likelihood ratio per concurrent international call beyond the customer's own maximum, and
+    # per attempt in the burst window beyond the customer's own maximum.
+    concurrency_step_lr: float = 3.0
+    burst_step_lr: float = 2.0
+    burst_window_s: float = 600.0
+    max_step_lr_total: float = 1e4
+
+
+@dataclass(frozen=True, slots=True)
+class SourceIpConfig:
+    """Source IP evidence (IP lines only)."""
+
+    # Probability that an attack on an IP line comes from a foreign address (stolen credentials
+    # used abroad) rather than from the customer's own compromised PBX.
+    fraud_foreign_probability: float = 0.5
+    foreign_pseudo_count: float = 10.0
+    # Likelihood ratio when the address is new to the customer but in a country they use.
+    new_network_lr: float = 2.0
+    known_address_lr: float = 0.5
+    # One address placing international calls for several customers at once.
+    shared_window_s: float = 3600.0
+    shared_min_customers: int = 3
+    shared_block_hours: float = 24.0
+
+
+@dataclass(frozen=True, slots=True)
+class SipFloodConfig:
+    """SIP authentication-failure floods (scanners, brute force)."""
+
+    window_s: float = 600.0
+    # SIPVicious-style scanners send hundreds of REGISTER/INVITE attempts a minute; a misconfigured
+    # PBX retries a few times a minute with one username.
+    min_failures: int = 20
+    min_usernames: int = 3
+    single_user_failures: int = 60
+    block_hours: float = 24.0
+    # A success from an address that just failed many times: a brute-forced credential.
+    bruteforce_lr: float = 200.0
+    bruteforce_memory_s: float = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class MeteringConfig:
+    """Metering of each customer's international charges (ended and live) against their history."""
+
+    # Below this much exposure in a day (JPY) a contact costs more than it can save.
+    daily_floor_jpy: float = 3000.0
+    hourly_floor_jpy: float = 2000.0
+    # Anomaly when exposure exceeds the customer's robust high level (EW mean + k sd of log spend).
+    k_sigma: float = 3.0
+    ewm_alpha: float = 0.1
+    min_log_sd: float = 0.7
+    # Evidence factor for a metering anomaly: per doubling beyond the threshold.
+    lr_per_doubling: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class CountryBurstConfig:
+    """Many customers calling one country at once (同時多発) and country restriction (発信規制)."""
+
+    window_s: float = 3600.0
+    min_customers: int = 4
+    # Poisson tail probability under the country's normal hourly rate that counts as a burst.
+    tail_probability: float = 1e-6
+    # Normal traffic below which a country may be restricted: "X minutes a month, N calls a day".
+    max_normal_minutes_per_month: float = 600.0
+    max_normal_calls_per_day: float = 5.0
+    restrict_hours: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class RangeBurstConfig:
+    """Many customers newly calling one number range (Wangiri callbacks, IRSF campaigns)."""
+
+    window_s: float = 6 * 3600.0
+    prefix_digits: int = 7
+    min_customers: int = 3
+    deny_hours: float = 72.0
+
+
+@dataclass(frozen=True, slots=True)
+class CaseConfig:
+    """Contact workflow and suspension (利用休止) with post-notification (事後連絡)."""
+
+    contact_attempts: int = 3
+    contact_interval_s: float = 600.0
+    # Suspend only when fraud is this probable, all contact attempts failed, and the evidence
+    # shows machine behaviour (see policy docs).
+    suspend_probability: float = 0.999
+    min_distinct_numbers: int = 3
+    persistence_lr: float = 2.0
+    deny_destination_hours: float = 24.0
+    foreign_ip_block_hours: float = 24.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePolicyConfig:
+    """The source document's process: hourly metering of ended calls, contact, then suspend."""
+
+    meter_interval_s: float = 3600.0
+    hourly_floor_jpy: float = 10000.0
+    baseline_multiple: float = 5.0
+    contact_attempts: int = 3
+    contact_interval_s: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """All engine settings."""
+
+    home_region: str = "JP"
+    timezone: str = "Asia/Tokyo"
+    tick_interval_s: float = 60.0
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    source_ip: SourceIpConfig = field(default_factory=SourceIpConfig)
+    sip_flood: SipFloodConfig = field(default_factory=SipFloodConfig)
+    metering: MeteringConfig = field(default_factory=MeteringConfig)
+    country_burst: CountryBurstConfig = field(default_factory=CountryBurstConfig)
+    range_burst: RangeBurstConfig = field(default_factory=RangeBurstConfig)
+    case: CaseConfig = field(default_factory=CaseConfig)
+    reference: ReferencePolicyConfig = field(default_factory=ReferencePolicyConfig)
+
+    @classmethod
+    def load(cls, path: Path) -> EngineConfig:
+        """Read a TOML (``.toml``) or JSON file; unknown fields and wrong types are errors."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        try:
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"{path}: not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}"
+            ) from exc
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> EngineConfig:
+        """Build from a nested mapping of overrides."""
+        return _build(cls, data, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings as a nested mapping (for reports)."""
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table of settings")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    defaults = cls()
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(fields)})")
+        current = getattr(defaults, key)
+        if dataclasses.is_dataclass(current):
+            kwargs[key] = _build(type(current), value, f"{where}.{key}")
+        elif isinstance(current, bool) or not isinstance(current, int | float | str):
+            kwargs[key] = value
+        elif isinstance(current, str):
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{key}: expected text, got {value!r}")
+            kwargs[key] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+            if isinstance(current, int) and not isinstance(current, bool):
+                if int(value) != value:
+                    raise ConfigError(f"{where}.{key}: expected a whole number, got {value!r}")
+                value = int(value)
+            if value < 0:
+                raise ConfigError(f"{where}.{key}: must not be negative, got {value!r}")
+            kwargs[key] = type(current)(value)
+    return cls(**kwargs)

@@ -1,0 +1,49 @@
+"""Types shared by the detectors: the enriched call and the evidence a detector returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tollguard.domain.restricted import RestrictedDestination
+
+#: Bounds on any single likelihood ratio, so that no one detector decides alone.
+LR_MIN = 1e-3
+LR_MAX = 1e4
+
+
+def clamp_lr(lr: float) -> float:
+    """Clamp a likelihood ratio into [LR_MIN, LR_MAX]."""
+    return LR_MIN if lr < LR_MIN else LR_MAX if lr > LR_MAX else lr
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a detector found: a likelihood ratio, a reason code when it points at fraud, facts."""
+
+    detector: str
+    lr: float
+    reason: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CallContext:
+    """A call at set-up, enriched with number, tariff, IP and calendar facts."""
+
+    time: float
+    call_id: str
+    subscriber_id: str
+    callee: str
+    e164: str | None
+    region: str | None
+    number_type: str
+    international: bool
+    rate_per_min: float
+    restricted: RestrictedDestination | None
+    source_ip: str | None
+    ip_country: str | None
+    ip_network: str | None
+    ip_public: bool
+    bucket: int
+    day: int

@@ -1,0 +1,126 @@
+"""Charge meter: a customer's international charges, ended and live, against their own history.
+
+Watches: charges of ended international calls and the cost accruing on calls still in progress
+(live exposure), per local day and per local hour.
+Pattern: the source document's routine measure, 国際電話料金の異常値の定期的な検針; a sharp rise
+in charges compared with the customer's normal level.
+Learns: exponentially weighted mean and variance of log(1 + daily charge) over days (zero days
+included, so a customer who never calls abroad has a baseline of zero), and the EW mean of
+log(1 + hourly charge) per time-of-week bucket.
+Scores: anomaly when exposure exceeds both a cost floor (below which a contact costs more than it
+saves) and exp(mean + k * sd) - 1. LR = step ** log2(exposure / threshold).
+Look-alikes: a legitimate one-day spike exceeds the threshold but usually not by much, and its
+destinations are usual; the policy needs more than metering to suspend.
+
+>>> m = ChargeMeter()
+>>> for day in range(30): m.add_charge(day, 5, 300.0, 0.1)
+>>> m.threshold_day(3.0, 0.7, 3000.0) >= 3000.0
+True
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+from tollguard.domain.calendar import TIME_BUCKETS
+from tollguard.domain.detectors.base import Evidence
+
+
+class ChargeMeter:
+    """Per-customer daily and hourly international charge baselines and current totals."""
+
+    __slots__ = (
+        "day",
+        "day_total",
+        "days",
+        "hour",
+        "hour_bucket",
+        "hour_means",
+        "hour_total",
+        "mean",
+        "var",
+    )
+    name = "charge_meter"
+
+    def __init__(self) -> None:
+        self.day = -1
+        self.day_total = 0.0
+        self.mean = 0.0
+        self.var = 0.0
+        self.days = 0
+        self.hour = -1
+        self.hour_bucket = 0
+        self.hour_total = 0.0
+        self.hour_means = array("f", bytes(4 * TIME_BUCKETS))
+
+    def roll(self, day: int, hour: int, bucket: int, alpha: float) -> None:
+        """Close the previous day/hour when time moves on (idle days count as zero)."""
+        if self.day != day:
+            if self.day >= 0:
+                self._close_day(self.day_total, alpha)
+                for _ in range(min(day - self.day - 1, 60)):
+                    self._close_day(0.0, alpha)
+            self.day = day
+            self.day_total = 0.0
+        if self.hour != hour:
+            if self.hour >= 0:
+                b = self.hour_bucket
+                self.hour_means[b] += alpha * (math.log1p(self.hour_total) - self.hour_means[b])
+            self.hour = hour
+            self.hour_bucket = bucket
+            self.hour_total = 0.0
+
+    def _close_day(self, total: float, alpha: float) -> None:
+        x = math.log1p(total)
+        if self.days == 0:
+            self.mean, self.var = x, 0.0
+        else:
+            d = x - self.mean
+            self.mean += alpha * d
+            self.var = (1 - alpha) * (self.var + alpha * d * d)
+        self.days += 1
+
+    def add_charge(self, day: int, hour: int, amount: float, alpha: float, bucket: int = 0) -> None:
+        """Add the charge of an ended international call (``hour`` is an absolute hour index)."""
+        self.roll(day, hour, bucket, alpha)
+        self.day_total += amount
+        self.hour_total += amount
+
+    def threshold_day(self, k: float, min_sd: float, floor: float) -> float:
+        """Daily exposure above which the customer's charges are abnormal."""
+        sd = max(math.sqrt(self.var), min_sd)
+        return max(floor, math.expm1(self.mean + k * sd))
+
+    def threshold_hour(self, bucket: int, k: float, min_sd: float, floor: float) -> float:
+        """Hourly exposure above which the customer's charges are abnormal for this bucket."""
+        return max(floor, math.expm1(self.hour_means[bucket] + k * min_sd))
+
+    def score_one(
+        self,
+        live_exposure: float,
+        bucket: int,
+        k: float,
+        min_sd: float,
+        day_floor: float,
+        hour_floor: float,
+        step: float,
+    ) -> Evidence:
+        """Evidence from today's and this hour's charges plus live exposure."""
+        day_x = self.day_total + live_exposure
+        hour_x = self.hour_total + live_exposure
+        t_day = self.threshold_day(k, min_sd, day_floor)
+        t_hour = self.threshold_hour(bucket, k, min_sd, hour_floor)
+        ratio = max(day_x / t_day, hour_x / t_hour)
+        facts = {
+            "today_jpy": round(day_x),
+            "this_hour_jpy": round(hour_x),
+            "live_exposure_jpy": round(live_exposure),
+            "day_threshold_jpy": round(t_day),
+            "hour_threshold_jpy": round(t_hour),
+            "baseline_days": self.days,
+        }
+        if ratio <= 1.0:
+            return Evidence(self.name, 1.0, None, facts)
+        lr = min(1e4, step ** (1.0 + math.log2(ratio)))
+        return Evidence(self.name, lr, "charges_above_baseline", facts)

@@ -1,0 +1,60 @@
+"""Destination novelty: a country this customer has never called.
+
+Watches: the destination country of a customer's international calls.
+Pattern: IRSF traffic goes to ranges the victim has no relation to (CFCA; source document: Africa,
+Eastern Europe).
+Learns: a count per country called (a small dict, created on the first international call).
+Scores: P(new country | customer) is estimated Good-Turing style as (distinct + a) / (n + a): a
+customer who calls 30 countries is often "new", one who calls the same two is rarely.
+LR(new) = (1 - q) / P(new), LR(known) = q / (1 - P(new)), with q the probability that fraud goes
+to a country the customer already calls.
+Look-alikes: heavy international business users (many countries, so novelty is cheap), diaspora
+families (their country is known after the first calls).
+
+>>> d = DestinationNovelty()
+>>> for c in ["US"] * 19 + ["CN"]: d.learn_one(c)
+>>> round(d.score_one("NG", 1.0, 0.05).lr, 1), round(d.score_one("US", 1.0, 0.05).lr, 3)
+(6.7, 0.059)
+"""
+
+from __future__ import annotations
+
+from tollguard.domain.detectors.base import Evidence, clamp_lr
+
+
+class DestinationNovelty:
+    """Per-customer countries called, with counts."""
+
+    __slots__ = ("countries", "n")
+    name = "destination_novelty"
+
+    def __init__(self) -> None:
+        self.countries: dict[str, int] = {}
+        self.n = 0
+
+    def learn_one(self, region: str | None) -> None:
+        """Count one legitimate international call to ``region``."""
+        key = region or "?"
+        self.countries[key] = self.countries.get(key, 0) + 1
+        self.n += 1
+
+    def p_new(self, pseudo_count: float) -> float:
+        """Probability that this customer's next legitimate call goes to a new country."""
+        return (len(self.countries) + pseudo_count) / (self.n + pseudo_count)
+
+    def knows(self, region: str | None) -> bool:
+        """True if the customer has called ``region`` before."""
+        return (region or "?") in self.countries
+
+    def score_one(
+        self, region: str | None, pseudo_count: float, fraud_known_probability: float
+    ) -> Evidence:
+        """Evidence from the destination's novelty for this customer."""
+        p_new = min(self.p_new(pseudo_count), 1.0)
+        count = self.countries.get(region or "?", 0)
+        facts = {"country": region, "calls_before": count, "countries_known": len(self.countries)}
+        if count == 0:
+            lr = clamp_lr((1.0 - fraud_known_probability) / p_new)
+            return Evidence(self.name, lr, "new_destination" if lr >= 2 else None, facts)
+        lr = clamp_lr(fraud_known_probability / max(1.0 - p_new, 1e-6))
+        return Evidence(self.name, lr, None, facts)

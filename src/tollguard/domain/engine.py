@@ -1,0 +1,424 @@
+"""The event-time engine: events in, decisions, cuts, actions and alerts out.
+
+One engine serves replays, backtests, the live service and tests. It is causal (what it decides at
+time t depends only on events up to t), deterministic, and free of I/O: time arrives with the
+events. The engine enriches each call (number, country, tariff, source address, local time), checks
+the controls in force, and hands the rest to a policy (:class:`~tollguard.domain.policy.
+TollguardPolicy`, or the source document's process in :mod:`tollguard.domain.reference`).
+
+>>> from tollguard.domain.records import Subscriber, Segment, Service, IntlStatus
+>>> sub = Subscriber("c1", Segment.BUSINESS, Service.PSTN, ("+81312345678",), "a@b.jp",
+...                  IntlStatus.SUSPENDED)
+>>> engine = Engine([sub])
+>>> out = engine.process(CallStarted(1.8e9, "x1", "c1", "0101212555123"))
+>>> out[0].allow, out[0].reasons
+(False, ('international_barred_by_customer',))
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tollguard.domain.calendar import LocalCalendar
+from tollguard.domain.config import EngineConfig
+from tollguard.domain.controls import Control, ControlKind, Controls, DenyReason
+from tollguard.domain.detectors.base import CallContext
+from tollguard.domain.events import (
+    Action,
+    ActionKind,
+    CallAnswered,
+    CallEnded,
+    CallStarted,
+    ContactOutcome,
+    Decision,
+    Event,
+    ManualControl,
+    Output,
+    SipEvent,
+    Terminate,
+    Tick,
+)
+from tollguard.domain.ipinfo import IpLocator, IpScope
+from tollguard.domain.numbering import NumberClassifier, NumberingPlan
+from tollguard.domain.rating import Tariff
+from tollguard.domain.records import IntlStatus, Service, Subscriber
+from tollguard.domain.restricted import RestrictedDestinationList
+
+_SNAPSHOT_VERSION = 1
+
+
+@dataclass(slots=True)
+class ActiveCall:
+    """An allowed international call between set-up and end."""
+
+    ctx: CallContext
+    log_odds: float
+    concurrent: int
+    burst: int
+    answered: float | None = None
+    learnable: bool = True
+
+    def exposure(self, t: float) -> float:
+        """Cost accrued so far (JPY) at the call's per-minute rate."""
+        if self.answered is None:
+            return 0.0
+        return max(0.0, t - self.answered) * self.ctx.rate_per_min / 60.0
+
+
+class Policy(Protocol):
+    """What the engine asks of a policy."""
+
+    def observe_attempt(self, ctx: CallContext, out: list[Output]) -> None:
+        """See every international attempt (before controls); may put controls in force."""
+
+    def assess(self, ctx: CallContext, out: list[Output]) -> tuple[bool, tuple[str, ...], float]:
+        """Decide an international call the controls let through: (allow, reasons, log-odds)."""
+
+    def denied_by_control(self, ctx: CallContext, reason: DenyReason, out: list[Output]) -> None:
+        """An international attempt was refused by a control in force."""
+
+    def call_ended(self, call: ActiveCall, t: float, charge: float, out: list[Output]) -> None:
+        """An allowed international call ended (or was cut) with this charge."""
+
+    def domestic_call(self, ctx: CallContext) -> None:
+        """An allowed domestic call was set up (learning only)."""
+
+    def sip_event(self, event: SipEvent, out: list[Output]) -> None:
+        """A SIP security event."""
+
+    def tick(self, t: float, out: list[Output]) -> None:
+        """Periodic work."""
+
+    def contact_outcome(self, event: ContactOutcome, out: list[Output]) -> None:
+        """An operator recorded the outcome of contacting a customer."""
+
+
+class Engine:
+    """Deterministic, causal fraud engine over an ordered stream of events."""
+
+    def __init__(
+        self,
+        subscribers: Iterable[Subscriber],
+        config: EngineConfig | None = None,
+        *,
+        policy: str = "tollguard",
+        classifier: NumberClassifier | None = None,
+        tariff: Tariff | None = None,
+        ip_locator: IpLocator | None = None,
+        restricted: RestrictedDestinationList | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.classifier = classifier or NumberClassifier(
+            NumberingPlan.for_region(self.config.home_region)
+        )
+        self.tariff = tariff or Tariff.default()
+        self.ips = ip_locator or IpLocator()
+        self.restricted = restricted or RestrictedDestinationList.default()
+        self.calendar = LocalCalendar(self.config.timezone, self.config.home_region)
+        self.controls = Controls()
+        self.subscribers: dict[str, Subscriber] = {}
+        self.usernames: dict[str, str] = {}
+        self.active: dict[str, ActiveCall] = {}
+        self.by_customer: dict[str, set[str]] = {}
+        self.dropped: set[str] = set()
+        self.next_tick: float | None = None
+        self.now = -math.inf
+        for sub in subscribers:
+            self.add_subscriber(sub)
+        self.policy_name = policy
+        self.policy: Policy = _make_policy(policy, self)
+
+    # -- subscribers -----------------------------------------------------------------------
+    def add_subscriber(self, sub: Subscriber) -> None:
+        """Register (or update) a customer; their own bar request becomes a control."""
+        self.subscribers[sub.subscriber_id] = sub
+        self.controls.set_customer_barred(
+            sub.subscriber_id, sub.intl_status is IntlStatus.SUSPENDED
+        )
+        self.usernames[sub.subscriber_id] = sub.subscriber_id
+        for number in sub.numbers:
+            digits = number.lstrip("+")
+            self.usernames[number] = sub.subscriber_id
+            self.usernames[digits] = sub.subscriber_id
+            national = self.classifier.plan.trunk_prefix + digits[len(str(self._home_cc())) :]
+            self.usernames[national] = sub.subscriber_id
+
+    def _home_cc(self) -> int:
+        return self.classifier.plan.calling_code
+
+    def subscriber_for_username(self, username: str) -> str | None:
+        """The customer a SIP username belongs to (id, E.164 or national number)."""
+        return self.usernames.get(username)
+
+    # -- running ---------------------------------------------------------------------------
+    def feed(self, events: Iterable[Event]) -> Iterator[Output]:
+        """Process an ordered stream, inserting ticks; yields outputs in order."""
+        for event in events:
+            yield from self.process(event)
+
+    def advance(self, t: float) -> list[Output]:
+        """Run the ticks due up to time ``t``."""
+        out: list[Output] = []
+        interval = self.config.tick_interval_s
+        if self.next_tick is None:
+            self.next_tick = (math.floor(t / interval) + 1) * interval
+            return out
+        while self.next_tick <= t:
+            tick_t = self.next_tick
+            self.next_tick = tick_t + interval
+            self._tick(tick_t, out)
+        return out
+
+    def process(self, event: Event) -> list[Output]:
+        """Process one event (ticks due before it run first)."""
+        t = event.time
+        if t < self.now:
+            t = self.now  # late events are taken as arriving now; the engine never goes back
+        out = self.advance(t) if not isinstance(event, Tick) else []
+        self.now = t
+        if isinstance(event, CallStarted):
+            self._call_started(event, t, out)
+        elif isinstance(event, CallAnswered):
+            call = self.active.get(event.call_id)
+            if call is not None and call.answered is None:
+                call.answered = t
+        elif isinstance(event, CallEnded):
+            self._call_ended(event, t, out)
+        elif isinstance(event, SipEvent):
+            self.policy.sip_event(event, out)
+        elif isinstance(event, Tick):
+            self._tick(t, out)
+        elif isinstance(event, ContactOutcome):
+            self.policy.contact_outcome(event, out)
+        elif isinstance(event, ManualControl):
+            self.apply_manual(event, out)
+        return out
+
+    # -- calls -----------------------------------------------------------------------------
+    def enrich(self, event: CallStarted, t: float) -> CallContext:
+        """Classify, rate and locate a call."""
+        info = self.classifier.classify(event.callee)
+        rate = self.tariff.lookup(info.e164) if info.e164 else None
+        ip = event.source_ip or None
+        ip_country = ip_network = None
+        public = False
+        if ip is not None:
+            ipi = self.ips.lookup(ip)
+            ip_country, ip_network = ipi.country, ipi.network
+            public = ipi.scope is IpScope.PUBLIC
+        international = info.international or (
+            info.e164 is None
+            and event.callee.startswith(self.classifier.plan.international_prefixes)
+        )
+        restricted = (
+            self.restricted.match(info.e164, info.region, info.number_type.value)
+            if international
+            else None
+        )
+        return CallContext(
+            time=t,
+            call_id=event.call_id,
+            subscriber_id=event.subscriber_id,
+            callee=event.callee,
+            e164=info.e164,
+            region=info.region,
+            number_type=info.number_type.value,
+            international=international,
+            rate_per_min=rate.rate_per_min if rate else self.tariff.fallback_rate_per_min,
+            restricted=restricted,
+            source_ip=ip,
+            ip_country=ip_country,
+            ip_network=ip_network,
+            ip_public=public,
+            bucket=self.calendar.bucket(t),
+            day=self.calendar.local_day(t),
+        )
+
+    def _call_started(self, event: CallStarted, t: float, out: list[Output]) -> None:
+        ctx = self.enrich(event, t)
+        sid = event.subscriber_id
+        if ctx.international:
+            self.policy.observe_attempt(ctx, out)
+        deny = self.controls.authorize(
+            sid, ctx.international, ctx.region, ctx.e164, ctx.source_ip, t
+        )
+        if deny is not None:
+            self.dropped.add(event.call_id)
+            out.append(Decision(t, event.call_id, False, (deny.value,), sid))
+            if ctx.international:
+                self.policy.denied_by_control(ctx, deny, out)
+            return
+        if not ctx.international:
+            self.policy.domestic_call(ctx)
+            out.append(Decision(t, event.call_id, True, (), sid))
+            return
+        allow, reasons, log_odds = self.policy.assess(ctx, out)
+        p = 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0
+        out.append(Decision(t, event.call_id, allow, reasons, sid, round(p, 6)))
+        if not allow:
+            self.dropped.add(event.call_id)
+
+    def register_active(self, call: ActiveCall) -> None:
+        """Track an allowed international call until it ends."""
+        cid = call.ctx.call_id
+        self.active[cid] = call
+        self.by_customer.setdefault(call.ctx.subscriber_id, set()).add(cid)
+
+    def _finish(self, call_id: str, t: float, out: list[Output]) -> None:
+        call = self.active.pop(call_id, None)
+        if call is None:
+            return
+        sid = call.ctx.subscriber_id
+        calls = self.by_customer.get(sid)
+        if calls is not None:
+            calls.discard(call_id)
+            if not calls:
+                del self.by_customer[sid]
+        seconds = 0.0 if call.answered is None else max(0.0, t - call.answered)
+        charge = self.tariff.charge(call.ctx.e164, seconds) if call.ctx.e164 and seconds else 0.0
+        self.policy.call_ended(call, t, charge, out)
+
+    def _call_ended(self, event: CallEnded, t: float, out: list[Output]) -> None:
+        if event.call_id in self.dropped:
+            self.dropped.discard(event.call_id)
+            return
+        call = self.active.get(event.call_id)
+        if call is None:
+            return
+        if call.answered is None and event.answered_at is not None:
+            call.answered = min(event.answered_at, t)
+        self._finish(event.call_id, t, out)
+
+    def terminate(self, call_id: str, t: float, reason: str, out: list[Output]) -> None:
+        """Cut a call in progress: its cost stops now and its later end is ignored."""
+        call = self.active.get(call_id)
+        if call is None:
+            return
+        out.append(Terminate(t, call_id, reason, call.ctx.subscriber_id))
+        self.dropped.add(call_id)
+        self._finish(call_id, t, out)
+
+    def customer_calls(self, subscriber_id: str) -> list[ActiveCall]:
+        """A customer's international calls in progress, in a stable order."""
+        ids = self.by_customer.get(subscriber_id)
+        return [self.active[c] for c in sorted(ids)] if ids else []
+
+    # -- controls --------------------------------------------------------------------------
+    def put_control(self, control: Control, action: Action, out: list[Output]) -> None:
+        """Put a control in force and emit its (audited) action."""
+        self.controls.put(control)
+        out.append(action)
+
+    def apply_manual(self, event: ManualControl, out: list[Output]) -> None:
+        """Apply an operator's control change."""
+        t, kind = event.time, event.action
+        until = event.until if event.until is not None else math.inf
+        base = dict(reason=event.reason, actor=event.actor, until=event.until)
+        if kind is ActionKind.SUSPEND_INTERNATIONAL:
+            c = Control(ControlKind.SUSPENSION, event.subject, event.reason, t, until, event.actor)
+            self.put_control(c, Action(t, kind, subscriber_id=event.subject, **base), out)
+            for call in self.customer_calls(event.subject):
+                self.terminate(call.ctx.call_id, t, "international_suspended", out)
+        elif kind is ActionKind.RESTORE_INTERNATIONAL:
+            self.controls.lift(ControlKind.SUSPENSION, event.subject)
+            out.append(Action(t, kind, subscriber_id=event.subject, **base))
+        elif kind is ActionKind.RESTRICT_COUNTRY:
+            c = Control(
+                ControlKind.COUNTRY_RESTRICTION, event.subject, event.reason, t, until, event.actor
+            )
+            self.put_control(c, Action(t, kind, country=event.subject, **base), out)
+        elif kind is ActionKind.LIFT_COUNTRY:
+            self.controls.lift(ControlKind.COUNTRY_RESTRICTION, event.subject)
+            out.append(Action(t, kind, country=event.subject, **base))
+        elif kind is ActionKind.BLOCK_IP:
+            c = Control(ControlKind.IP_BLOCK, event.subject, event.reason, t, until, event.actor)
+            self.put_control(c, Action(t, kind, ip=event.subject, **base), out)
+        elif kind is ActionKind.UNBLOCK_IP:
+            self.controls.lift(ControlKind.IP_BLOCK, event.subject)
+            out.append(Action(t, kind, ip=event.subject, **base))
+        elif kind is ActionKind.DENY_DESTINATION:
+            c = Control(
+                ControlKind.DESTINATION_DENIAL,
+                event.subject,
+                event.reason,
+                t,
+                until,
+                event.actor,
+                event.subscriber_id,
+            )
+            field = "country" if event.subscriber_id else "prefix"
+            extra = {field: event.subject}
+            self.put_control(
+                c, Action(t, kind, subscriber_id=event.subscriber_id, **extra, **base), out
+            )
+        elif kind is ActionKind.ALLOW_DESTINATION:
+            self.controls.lift(ControlKind.DESTINATION_DENIAL, event.subject, event.subscriber_id)
+            out.append(
+                Action(t, kind, subscriber_id=event.subscriber_id, prefix=event.subject, **base)
+            )
+
+    def _tick(self, t: float, out: list[Output]) -> None:
+        for c in self.controls.expired(t):
+            out.append(_lift_action(c, t))
+        self.policy.tick(t, out)
+
+    # -- state -----------------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """The engine's whole state as bytes (trusted local storage only: it is a pickle)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in _NOT_STATE}
+        return pickle.dumps((_SNAPSHOT_VERSION, state), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, blob: bytes) -> None:
+        """Replace this engine's state with a snapshot taken by :meth:`snapshot`."""
+        version, state = pickle.loads(blob)
+        if version != _SNAPSHOT_VERSION:
+            raise ValueError(f"snapshot version {version} is not {_SNAPSHOT_VERSION}")
+        self.__dict__.update(state)
+        self.policy.engine = self  # type: ignore[attr-defined]
+
+
+_NOT_STATE = {"classifier", "tariff", "ips", "calendar"}
+
+
+def _lift_action(c: Control, t: float) -> Action:
+    evidence: dict[str, Any] = {"since": c.since, "expired": True}
+    reason = f"expired: {c.reason}"
+    if c.kind is ControlKind.COUNTRY_RESTRICTION:
+        return Action(t, ActionKind.LIFT_COUNTRY, reason, country=c.subject, evidence=evidence)
+    if c.kind is ControlKind.IP_BLOCK:
+        return Action(t, ActionKind.UNBLOCK_IP, reason, ip=c.subject, evidence=evidence)
+    if c.kind is ControlKind.SUSPENSION:
+        return Action(
+            t, ActionKind.RESTORE_INTERNATIONAL, reason, subscriber_id=c.subject, evidence=evidence
+        )
+    field = "country" if c.subscriber_id else "prefix"
+    return Action(
+        t,
+        ActionKind.ALLOW_DESTINATION,
+        reason,
+        subscriber_id=c.subscriber_id,
+        evidence=evidence,
+        **{field: c.subject},
+    )
+
+
+def _make_policy(name: str, engine: Engine) -> Policy:
+    if name == "tollguard":
+        from tollguard.domain.policy import TollguardPolicy
+
+        return TollguardPolicy(engine)
+    if name == "reference":
+        from tollguard.domain.reference import ReferencePolicy
+
+        return ReferencePolicy(engine)
+    raise ValueError(f"unknown policy {name!r} (known: tollguard, reference)")
+
+
+def is_ip_line(engine: Engine, subscriber_id: str) -> bool:
+    """True when the customer's line is SIP over IP."""
+    sub = engine.subscribers.get(subscriber_id)
+    return sub is None or sub.service is Service.IP

@@ -1,0 +1,893 @@
+"""The tollguard policy: evidence to graded actions, and the case workflow.
+
+For each international call the controls let through, the policy multiplies the detectors'
+likelihood ratios into a fraud probability ``p`` (prior odds x product of LRs). It denies the call
+when the expected loss of letting it run, ``p x rate x fraud_call_minutes``, exceeds what wrongly
+denying a legitimate call costs, or when ``p`` alone is overwhelming. Dear destinations are thus
+denied on less evidence than cheap ones, and every threshold is a cost.
+
+Graded response (the source document's measures, faster):
+
+(a) a call denied for risk denies the customer's further calls to that country for a while and
+    cuts their calls in progress to it; an alert and a case open;
+(b) the case tries to reach the customer several times; when all attempts fail, fraud is highly
+    probable and the evidence shows an automated attack, international calling is suspended and
+    the post-notification (事後連絡) is sent;
+(c) suspension cuts the customer's international calls in progress;
+(d) the customer's confirmation restores service and teaches the engine the destinations.
+Cross-customer findings restrict countries (発信規制), deny ranges and block addresses, each
+with an expiry. Metering of charges (ended and live) opens cases and cuts calls mid-way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from tollguard.domain.cases import Case, CaseState, ContactAttempt
+from tollguard.domain.controls import Control, ControlKind, DenyReason
+from tollguard.domain.detectors.base import CallContext, Evidence
+from tollguard.domain.detectors.calling_hours import CallingHours
+from tollguard.domain.detectors.charge_meter import ChargeMeter
+from tollguard.domain.detectors.concurrency import Concurrency
+from tollguard.domain.detectors.country_burst import CountryBurst
+from tollguard.domain.detectors.destination_novelty import DestinationNovelty
+from tollguard.domain.detectors.international_share import InternationalShare
+from tollguard.domain.detectors.population import PopulationBaseline, rate_band
+from tollguard.domain.detectors.range_burst import RangeBurst
+from tollguard.domain.detectors.shared_source_ip import SharedSourceIp
+from tollguard.domain.detectors.sip_auth_flood import SipAuthFlood
+from tollguard.domain.detectors.source_ip import SourceIpHistory
+from tollguard.domain.events import (
+    Action,
+    ActionKind,
+    Alert,
+    ContactOutcome,
+    ContactResult,
+    Output,
+    Severity,
+    SipEvent,
+)
+from tollguard.domain.records import Segment, Service
+
+if TYPE_CHECKING:
+    from tollguard.domain.engine import ActiveCall, Engine
+
+ACTOR = "tollguard"
+_HOUR = 3600.0
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class CustomerState:
+    """Everything the policy has learned about one customer. Idle customers stay small."""
+
+    __slots__ = (
+        "barred_alert_day",
+        "conc",
+        "hours",
+        "ips",
+        "last_intl",
+        "meter",
+        "novelty",
+        "segment",
+        "share",
+    )
+
+    def __init__(self, segment: str) -> None:
+        self.segment = segment
+        self.share = InternationalShare()
+        self.hours = CallingHours()
+        self.novelty: DestinationNovelty | None = None
+        self.conc: Concurrency | None = None
+        self.ips: SourceIpHistory | None = None
+        self.meter: ChargeMeter | None = None
+        self.last_intl: float | None = None
+        self.barred_alert_day = -1
+
+
+class TollguardPolicy:
+    """Cost-based per-call decisions, metering, cross-customer measures and the case workflow."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cfg = engine.config
+        self.customers: dict[str, CustomerState] = {}
+        self.population = PopulationBaseline()
+        self.shared_ip = SharedSourceIp()
+        self.sip = SipAuthFlood()
+        self.country_burst = CountryBurst()
+        self.range_burst = RangeBurst()
+        self.cases: dict[str, Case] = {}
+        self.closed_cases: list[Case] = []
+        self._prior = math.log(
+            self.cfg.risk.prior_fraud_probability / (1 - self.cfg.risk.prior_fraud_probability)
+        )
+        self._last_forget = -math.inf
+        self._metered: set[str] = set()
+
+    # -- customers ---------------------------------------------------------------------------
+    def customer(self, subscriber_id: str) -> CustomerState:
+        """The learned state of a customer (created on first sight)."""
+        state = self.customers.get(subscriber_id)
+        if state is None:
+            sub = self.engine.subscribers.get(subscriber_id)
+            segment = sub.segment.value if sub else Segment.RESIDENTIAL.value
+            state = self.customers[subscriber_id] = CustomerState(segment)
+        return state
+
+    def _is_ip_line(self, subscriber_id: str) -> bool:
+        sub = self.engine.subscribers.get(subscriber_id)
+        return sub is None or sub.service is Service.IP
+
+    # -- learning from legitimate traffic ----------------------------------------------------
+    def domestic_call(self, ctx: CallContext) -> None:
+        """Learn the customer's habits from an allowed domestic call."""
+        cust = self.customer(ctx.subscriber_id)
+        cust.share.learn_one(False)
+        cust.hours.learn_one(ctx.bucket)
+        foreign = None
+        if ctx.source_ip is not None and ctx.ip_public:
+            if cust.ips is None:
+                cust.ips = SourceIpHistory()
+            cust.ips.learn_one(ctx.source_ip, ctx.ip_network, ctx.ip_country)
+            foreign = ctx.ip_country != self.cfg.home_region
+        self.population.learn_one(cust.segment, ctx.bucket, False, False, 0, foreign)
+
+    def _learn_international(self, call: ActiveCall, minutes: float) -> None:
+        ctx = call.ctx
+        cust = self.customer(ctx.subscriber_id)
+        cust.share.learn_one(True)
+        cust.hours.learn_one(ctx.bucket)
+        if cust.novelty is None:
+            cust.novelty = DestinationNovelty()
+        cust.novelty.learn_one(ctx.region)
+        if cust.conc is not None:
+            cust.conc.learn_one(call.concurrent, call.burst)
+        foreign = None
+        if ctx.source_ip is not None and ctx.ip_public:
+            if cust.ips is None:
+                cust.ips = SourceIpHistory()
+            cust.ips.learn_one(ctx.source_ip, ctx.ip_network, ctx.ip_country)
+            foreign = ctx.ip_country != self.cfg.home_region
+        self.population.learn_one(
+            cust.segment,
+            ctx.bucket,
+            True,
+            ctx.restricted is not None,
+            rate_band(ctx.rate_per_min),
+            foreign,
+        )
+        if ctx.region:
+            self.population.learn_minutes(ctx.region, ctx.day, minutes)
+
+    # -- every international attempt ---------------------------------------------------------
+    def observe_attempt(self, ctx: CallContext, out: list[Output]) -> None:
+        """Count the attempt for bursts (per customer and across customers)."""
+        cfg = self.cfg
+        cust = self.customer(ctx.subscriber_id)
+        if cust.conc is None:
+            cust.conc = Concurrency()
+        cust.conc.start(ctx.call_id, ctx.time)
+        cust.last_intl = ctx.time
+        if ctx.region:
+            self.country_burst.learn_one(
+                ctx.time, ctx.region, ctx.subscriber_id, cfg.country_burst.window_s
+            )
+            self._check_country_burst(ctx, out)
+        if ctx.source_ip and ctx.ip_public and self._is_ip_line(ctx.subscriber_id):
+            n = self.shared_ip.learn_one(
+                ctx.time, ctx.source_ip, ctx.subscriber_id, cfg.source_ip.shared_window_s
+            )
+            if n >= cfg.source_ip.shared_min_customers:
+                self._check_shared_ip(ctx, out)
+        if ctx.e164 and self._dear(ctx) and not (cust.novelty and cust.novelty.knows(ctx.region)):
+            prefix = ctx.e164.lstrip("+")[: cfg.range_burst.prefix_digits]
+            n = self.range_burst.learn_one(
+                ctx.time, prefix, ctx.subscriber_id, cfg.range_burst.window_s
+            )
+            if n >= cfg.range_burst.min_customers:
+                self._deny_range(ctx, prefix, n, out)
+
+    def _dear(self, ctx: CallContext) -> bool:
+        return ctx.restricted is not None or rate_band(ctx.rate_per_min) >= 2
+
+    def _check_country_burst(self, ctx: CallContext, out: list[Output]) -> None:
+        cfg = self.cfg.country_burst
+        region = ctx.region
+        assert region is not None
+        entry = self.engine.restricted.country(region)
+        if entry is None or not entry.restrictable:
+            return
+        if self.engine.controls.country_restricted(region) is not None:
+            return
+        per_day, minutes, days = self.population.normal_traffic(region, ctx.day)
+        ev = self.country_burst.score_one(
+            ctx.time, region, per_day, cfg.window_s, cfg.min_customers, cfg.tail_probability
+        )
+        if ev.reason is None:
+            return
+        if minutes > cfg.max_normal_minutes_per_month or per_day > cfg.max_normal_calls_per_day:
+            out.append(
+                Alert(
+                    ctx.time,
+                    ev.detector,
+                    Severity.WARNING,
+                    None,
+                    {
+                        **ev.facts,
+                        "restricted": False,
+                        "why_not": "normal traffic above threshold",
+                        "normal_calls_per_day": round(per_day, 2),
+                        "normal_minutes_30d": round(minutes),
+                    },
+                )
+            )
+            return
+        until = ctx.time + cfg.restrict_hours * _HOUR
+        evidence = {
+            **ev.facts,
+            "normal_calls_per_day": round(per_day, 2),
+            "normal_minutes_30d": round(minutes),
+            "days_observed": days,
+            "list_entry": entry.key,
+        }
+        reason = "calls to a restricted-list country surged across customers (同時多発)"
+        control = Control(ControlKind.COUNTRY_RESTRICTION, region, reason, ctx.time, until, ACTOR)
+        action = Action(
+            ctx.time,
+            ActionKind.RESTRICT_COUNTRY,
+            reason,
+            ACTOR,
+            country=region,
+            until=until,
+            evidence=evidence,
+        )
+        self.engine.put_control(control, action, out)
+        out.append(Alert(ctx.time, ev.detector, Severity.CRITICAL, None, evidence))
+
+    def _check_shared_ip(self, ctx: CallContext, out: list[Output]) -> None:
+        cfg = self.cfg.source_ip
+        ip = ctx.source_ip
+        assert ip is not None
+        if self.engine.controls.ip_blocked(ip) is not None:
+            return
+        users = self.shared_ip.customers(ip, ctx.time, cfg.shared_window_s)
+        strangers = [
+            u for u in users if not ((s := self.customers.get(u)) and s.ips and s.ips.knows(ip))
+        ]
+        foreign = ctx.ip_country != self.cfg.home_region
+        if len(strangers) < 2 and not foreign:
+            return
+        until = ctx.time + cfg.shared_block_hours * _HOUR
+        reason = "one address placing international calls for several customers at once"
+        evidence = {
+            "ip": ip,
+            "ip_country": ctx.ip_country,
+            "customers": len(users),
+            "customers_new_to_address": len(strangers),
+        }
+        self._block_ip(ip, ctx.time, until, reason, evidence, out)
+        for u in users:
+            case = self.cases.get(u)
+            if case is not None:
+                case.shared_address = True
+
+    def _block_ip(
+        self,
+        ip: str,
+        t: float,
+        until: float,
+        reason: str,
+        evidence: dict[str, Any],
+        out: list[Output],
+    ) -> None:
+        control = Control(ControlKind.IP_BLOCK, ip, reason, t, until, ACTOR)
+        action = Action(
+            t, ActionKind.BLOCK_IP, reason, ACTOR, ip=ip, until=until, evidence=evidence
+        )
+        self.engine.put_control(control, action, out)
+        out.append(Alert(t, "source_ip", Severity.CRITICAL, None, evidence))
+        for call in list(self.engine.active.values()):
+            if call.ctx.source_ip == ip:
+                self.engine.terminate(call.ctx.call_id, t, "ip_blocked", out)
+
+    def _deny_range(self, ctx: CallContext, prefix: str, n: int, out: list[Output]) -> None:
+        controls = self.engine.controls
+        if controls.range_denied(ctx.e164) is not None:
+            return
+        cfg = self.cfg.range_burst
+        until = ctx.time + cfg.deny_hours * _HOUR
+        reason = "several customers newly calling one dear number range (Wangiri/IRSF campaign)"
+        evidence = {
+            "range": "+" + prefix,
+            "customers": n,
+            "country": ctx.region,
+            "rate_per_min": ctx.rate_per_min,
+        }
+        control = Control(ControlKind.DESTINATION_DENIAL, prefix, reason, ctx.time, until, ACTOR)
+        action = Action(
+            ctx.time,
+            ActionKind.DENY_DESTINATION,
+            reason,
+            ACTOR,
+            prefix=prefix,
+            country=ctx.region,
+            until=until,
+            evidence=evidence,
+        )
+        self.engine.put_control(control, action, out)
+        out.append(Alert(ctx.time, self.range_burst.name, Severity.CRITICAL, None, evidence))
+        for call in list(self.engine.active.values()):
+            if call.ctx.e164 and call.ctx.e164.lstrip("+").startswith(prefix):
+                self.engine.terminate(call.ctx.call_id, ctx.time, "range_denied", out)
+
+    # -- denied by a control -----------------------------------------------------------------
+    def denied_by_control(self, ctx: CallContext, reason: DenyReason, out: list[Output]) -> None:
+        """Attempts against a control are themselves evidence (dialers keep re-dialling)."""
+        case = self.cases.get(ctx.subscriber_id)
+        if case is not None and reason is DenyReason.DESTINATION_DENIED:
+            case.high_risk_attempts += 1
+            if ctx.e164:
+                case.numbers.add(ctx.e164)
+        if reason is DenyReason.CUSTOMER_REQUESTED:
+            cust = self.customer(ctx.subscriber_id)
+            if cust.barred_alert_day != ctx.day:
+                cust.barred_alert_day = ctx.day
+                out.append(
+                    Alert(
+                        ctx.time,
+                        "barred_customer_attempt",
+                        Severity.WARNING,
+                        ctx.subscriber_id,
+                        {
+                            "country": ctx.region,
+                            "note": "international attempt on a line the customer barred",
+                        },
+                    )
+                )
+
+    # -- the per-call decision -----------------------------------------------------------------
+    def evidence(self, ctx: CallContext) -> list[Evidence]:
+        """Every detector's evidence on one call."""
+        cfg = self.cfg
+        r = cfg.risk
+        cust = self.customer(ctx.subscriber_id)
+        pop = self.population
+        evs = [
+            cust.share.score_one(pop.international_share(), r.international_share_pseudo_count),
+            cust.hours.score_one(
+                ctx.bucket, pop.segment_distribution(cust.segment), r.hour_pseudo_count
+            ),
+        ]
+        novelty = cust.novelty or DestinationNovelty()
+        evs.append(
+            novelty.score_one(ctx.region, r.novelty_pseudo_count, r.fraud_known_country_probability)
+        )
+        restricted = ctx.restricted is not None
+        band = rate_band(ctx.rate_per_min)
+        dest_facts = {
+            "country": ctx.region,
+            "number_type": ctx.number_type,
+            "rate_per_min": ctx.rate_per_min,
+            "restricted_list": ctx.restricted.key if ctx.restricted else None,
+        }
+        dest_lr = pop.destination_lr(restricted, band)
+        evs.append(
+            Evidence(
+                "destination_cost",
+                dest_lr,
+                "risky_destination" if dest_lr >= 5 else None,
+                dest_facts,
+            )
+        )
+        if cust.conc is not None:
+            evs.append(
+                cust.conc.score_one(
+                    ctx.time,
+                    r.burst_window_s,
+                    r.concurrency_step_lr,
+                    r.burst_step_lr,
+                    r.max_step_lr_total,
+                )
+            )
+        if ctx.source_ip is not None and self._is_ip_line(ctx.subscriber_id):
+            ip_cfg = cfg.source_ip
+            history = cust.ips or SourceIpHistory()
+            evs.append(
+                history.score_one(
+                    ctx.source_ip,
+                    ctx.ip_network,
+                    ctx.ip_country,
+                    ctx.ip_public,
+                    cfg.home_region,
+                    pop.foreign_share(),
+                    ip_cfg.fraud_foreign_probability,
+                    ip_cfg.foreign_pseudo_count,
+                    ip_cfg.new_network_lr,
+                    ip_cfg.known_address_lr,
+                )
+            )
+            if ctx.ip_public:
+                evs.append(
+                    self.shared_ip.score_one(
+                        ctx.time,
+                        ctx.source_ip,
+                        ctx.subscriber_id,
+                        ip_cfg.shared_window_s,
+                        ip_cfg.shared_min_customers,
+                    )
+                )
+            if self._bruteforced(ctx):
+                evs.append(
+                    Evidence(
+                        self.sip.name,
+                        cfg.sip_flood.bruteforce_lr,
+                        "bruteforced_credential",
+                        {"ip": ctx.source_ip},
+                    )
+                )
+        if ctx.region:
+            per_day, _, _ = pop.normal_traffic(ctx.region, ctx.day)
+            cb = cfg.country_burst
+            evs.append(
+                self.country_burst.score_one(
+                    ctx.time,
+                    ctx.region,
+                    per_day,
+                    cb.window_s,
+                    cb.min_customers,
+                    cb.tail_probability,
+                )
+            )
+        if ctx.e164 and self._dear(ctx):
+            rb = cfg.range_burst
+            prefix = ctx.e164.lstrip("+")[: rb.prefix_digits]
+            evs.append(self.range_burst.score_one(ctx.time, prefix, rb.window_s, rb.min_customers))
+        case = self.cases.get(ctx.subscriber_id)
+        if case is not None and case.state is not CaseState.CLOSED:
+            lr = min(1e3, cfg.case.persistence_lr ** max(case.high_risk_attempts, 1))
+            evs.append(
+                Evidence("open_case", lr, "open_fraud_case", {"attempts": case.high_risk_attempts})
+            )
+        return evs
+
+    def _bruteforced(self, ctx: CallContext) -> bool:
+        sip = self.sip
+        if not sip.bruteforced:
+            return False
+        sub = self.engine.subscribers.get(ctx.subscriber_id)
+        names = [ctx.subscriber_id, *(sub.numbers if sub else ())]
+        mem = self.cfg.sip_flood.bruteforce_memory_s
+        return any(sip.bruteforced_at(ctx.source_ip, n, ctx.time, mem) for n in names) or any(
+            sip.bruteforced_at(ctx.source_ip, n.lstrip("+"), ctx.time, mem) for n in names
+        )
+
+    def assess(self, ctx: CallContext, out: list[Output]) -> tuple[bool, tuple[str, ...], float]:
+        """Decide one international call; register it as active when allowed."""
+        r = self.cfg.risk
+        evs = self.evidence(ctx)
+        log_odds = self._prior + sum(math.log(e.lr) for e in evs)
+        p = _sigmoid(log_odds)
+        expected_loss = p * ctx.rate_per_min * r.fraud_call_minutes
+        deny = expected_loss >= r.wrong_denial_cost_jpy or p >= r.deny_probability
+        reasons = tuple(e.reason for e in evs if e.reason)
+        cust = self.customer(ctx.subscriber_id)
+        conc = cust.conc
+        assert conc is not None
+        concurrent = len(conc.active) + 1
+        if deny:
+            self._risk_denied(ctx, p, log_odds, expected_loss, evs, concurrent, out)
+            return False, ("fraud_risk", *reasons), log_odds
+        from tollguard.domain.engine import ActiveCall
+
+        call = ActiveCall(ctx, log_odds, concurrent, conc.burst(ctx.time, r.burst_window_s))
+        call.learnable = p < 0.5 and ctx.subscriber_id not in self.cases
+        conc.connect(ctx.call_id)
+        self.engine.register_active(call)
+        return True, reasons if p >= 0.5 else (), log_odds
+
+    def _risk_denied(
+        self,
+        ctx: CallContext,
+        p: float,
+        log_odds: float,
+        expected_loss: float,
+        evs: list[Evidence],
+        concurrent: int,
+        out: list[Output],
+    ) -> None:
+        cfg = self.cfg
+        sid = ctx.subscriber_id
+        facts: dict[str, Any] = {
+            "call_id": ctx.call_id,
+            "fraud_probability": round(p, 6),
+            "expected_loss_jpy": round(expected_loss),
+            "likelihood_ratios": {e.detector: round(e.lr, 3) for e in evs},
+            "facts": {e.detector: e.facts for e in evs if e.facts},
+        }
+        case = self._open_case(sid, ctx.time, log_odds, facts, out)
+        case.high_risk_attempts += 1
+        case.best_call_log_odds = max(case.best_call_log_odds, log_odds)
+        case.peak_concurrent = max(case.peak_concurrent, concurrent)
+        cust = self.customer(sid)
+        if cust.conc is not None:
+            case.usual_max_concurrent = cust.conc.max_active
+        if ctx.e164:
+            case.numbers.add(ctx.e164)
+        for e in evs:
+            if e.reason:
+                case.add_reason(e.reason)
+            if e.reason == "bruteforced_credential":
+                case.bruteforce = True
+            if e.reason == "address_shared_by_customers":
+                case.shared_address = True
+        out.append(
+            Alert(
+                ctx.time,
+                "call_risk",
+                Severity.CRITICAL if p >= 0.9 else Severity.WARNING,
+                sid,
+                facts,
+            )
+        )
+        if ctx.region and self.engine.controls.destination_denied(sid, ctx.region) is None:
+            case.countries.add(ctx.region)
+            until = ctx.time + cfg.case.deny_destination_hours * _HOUR
+            reason = "call to this destination judged fraudulent; further calls denied"
+            control = Control(
+                ControlKind.DESTINATION_DENIAL, ctx.region, reason, ctx.time, until, ACTOR, sid
+            )
+            action = Action(
+                ctx.time,
+                ActionKind.DENY_DESTINATION,
+                reason,
+                ACTOR,
+                subscriber_id=sid,
+                country=ctx.region,
+                until=until,
+                evidence=facts,
+            )
+            self.engine.put_control(control, action, out)
+            for call in self.engine.customer_calls(sid):
+                if call.ctx.region == ctx.region:
+                    self.engine.terminate(call.ctx.call_id, ctx.time, "destination_denied", out)
+        self._maybe_block_foreign_ip(ctx, case, out)
+        self._maybe_suspend(case, ctx.time, out)
+
+    def _maybe_block_foreign_ip(self, ctx: CallContext, case: Case, out: list[Output]) -> None:
+        """During an anomaly, block a foreign address the customer has never used."""
+        ip = ctx.source_ip
+        if ip is None or not ctx.ip_public or ctx.ip_country in (None, self.cfg.home_region):
+            return
+        if not self._is_ip_line(ctx.subscriber_id):
+            return
+        cust = self.customer(ctx.subscriber_id)
+        if cust.ips is not None and (ctx.ip_country in cust.ips.countries or cust.ips.knows(ip)):
+            return
+        if self.engine.controls.ip_blocked(ip) is not None:
+            return
+        until = ctx.time + self.cfg.case.foreign_ip_block_hours * _HOUR
+        reason = (
+            "source address clearly differs from the customer's usual (foreign) during an anomaly"
+        )
+        evidence = {
+            "ip": ip,
+            "ip_country": ctx.ip_country,
+            "subscriber_id": ctx.subscriber_id,
+            "usual_countries": sorted(cust.ips.countries) if cust.ips else [],
+        }
+        self._block_ip(ip, ctx.time, until, reason, evidence, out)
+
+    # -- call ends ----------------------------------------------------------------------------
+    def call_ended(self, call: ActiveCall, t: float, charge: float, out: list[Output]) -> None:
+        """Learn from a legitimate call and meter its charge."""
+        ctx = call.ctx
+        cust = self.customer(ctx.subscriber_id)
+        if cust.conc is not None:
+            cust.conc.end(ctx.call_id)
+        minutes = 0.0 if call.answered is None else max(0.0, t - call.answered) / 60.0
+        if call.learnable and ctx.subscriber_id not in self.cases:
+            self._learn_international(call, minutes)
+        if charge > 0:
+            if cust.meter is None:
+                cust.meter = ChargeMeter()
+            cal = self.engine.calendar
+            cust.meter.add_charge(
+                ctx.day if cal.local_day(t) == ctx.day else cal.local_day(t),
+                int(t // _HOUR),
+                charge,
+                self.cfg.metering.ewm_alpha,
+                cal.bucket(t),
+            )
+            self._meter(ctx.subscriber_id, t, out)
+
+    # -- metering -------------------------------------------------------------------------------
+    def _meter(self, sid: str, t: float, out: list[Output]) -> None:
+        cust = self.customer(sid)
+        m = self.cfg.metering
+        cal = self.engine.calendar
+        calls = self.engine.customer_calls(sid)
+        live = sum(c.exposure(t) for c in calls)
+        if cust.meter is None:
+            if live < m.hourly_floor_jpy:
+                return
+            cust.meter = ChargeMeter()
+        meter = cust.meter
+        bucket = cal.bucket(t)
+        meter.roll(cal.local_day(t), int(t // _HOUR), bucket, m.ewm_alpha)
+        ev = meter.score_one(
+            live,
+            bucket,
+            m.k_sigma,
+            m.min_log_sd,
+            m.daily_floor_jpy,
+            m.hourly_floor_jpy,
+            m.lr_per_doubling,
+        )
+        if ev.reason is None:
+            return
+        log_lr = math.log(ev.lr)
+        case = self.cases.get(sid)
+        first = case is None or case.metering_log_lr == 0.0
+        escalated = case is not None and log_lr >= case.metering_log_lr + math.log(4.0)
+        if first or escalated:
+            facts = {**ev.facts, "metering_lr": round(ev.lr, 2)}
+            out.append(
+                Alert(
+                    t,
+                    ev.detector,
+                    Severity.CRITICAL if ev.lr >= 100 else Severity.WARNING,
+                    sid,
+                    facts,
+                )
+            )
+            case = self._open_case(sid, t, self._prior + log_lr, facts, out)
+            case.add_reason(ev.reason)
+        assert case is not None
+        case.metering_log_lr = max(case.metering_log_lr, log_lr)
+        # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
+        r = self.cfg.risk
+        for call in calls:
+            p = _sigmoid(call.log_odds + log_lr)
+            if p * call.ctx.rate_per_min * r.fraud_call_minutes >= r.wrong_denial_cost_jpy:
+                self.engine.terminate(call.ctx.call_id, t, "charges_above_baseline", out)
+        self._maybe_suspend(case, t, out)
+
+    # -- cases ------------------------------------------------------------------------------------
+    def _open_case(
+        self, sid: str, t: float, log_odds: float, facts: dict[str, Any], out: list[Output]
+    ) -> Case:
+        case = self.cases.get(sid)
+        if case is None:
+            case = Case(sid, t, log_odds, next_contact=t)
+            self.cases[sid] = case
+            case.evidence = facts
+            self._contact(case, t, out)
+        else:
+            case.log_odds = max(case.log_odds, log_odds)
+        return case
+
+    def _contact(self, case: Case, t: float, out: list[Output]) -> None:
+        cfg = self.cfg.case
+        attempt = ContactAttempt(t, "phone")
+        case.attempts.append(attempt)
+        case.next_contact = t + cfg.contact_interval_s
+        out.append(
+            Action(
+                t,
+                ActionKind.CONTACT_ATTEMPT,
+                f"attempt {len(case.attempts)} of {cfg.contact_attempts}: ask the customer "
+                "whether the international calls are theirs",
+                ACTOR,
+                subscriber_id=case.subscriber_id,
+                evidence={
+                    "channel": attempt.channel,
+                    "attempt": len(case.attempts),
+                    "reasons": list(case.reasons),
+                },
+            )
+        )
+
+    def case_probability(self, case: Case) -> float:
+        """Probability that the case is fraud, from all its evidence."""
+        cfg = self.cfg.case
+        extra = math.log(cfg.persistence_lr) * min(max(case.high_risk_attempts - 1, 0), 10)
+        lo = max(case.log_odds, case.best_call_log_odds) + extra + case.metering_log_lr
+        if case.bruteforce:
+            lo += math.log(self.cfg.sip_flood.bruteforce_lr)
+        return _sigmoid(lo)
+
+    def _maybe_suspend(self, case: Case, t: float, out: list[Output]) -> None:
+        cfg = self.cfg.case
+        if case.state is not CaseState.UNREACHABLE:
+            return
+        p = self.case_probability(case)
+        signs = case.machine_behaviour(cfg.min_distinct_numbers)
+        if p < cfg.suspend_probability or not signs:
+            return
+        sid = case.subscriber_id
+        reason = (
+            "fraud highly probable and the customer could not be reached after "
+            f"{len(case.attempts)} attempts: international calling suspended (利用休止)"
+        )
+        evidence = {
+            "fraud_probability": round(p, 6),
+            "machine_behaviour": signs,
+            "reasons": list(case.reasons),
+            "contact_attempts": len(case.attempts),
+            "case_opened": case.opened_at,
+            "countries": sorted(case.countries),
+            "numbers_dialled": len(case.numbers),
+        }
+        control = Control(ControlKind.SUSPENSION, sid, reason, t, math.inf, ACTOR)
+        self.engine.put_control(
+            control,
+            Action(
+                t,
+                ActionKind.SUSPEND_INTERNATIONAL,
+                reason,
+                ACTOR,
+                subscriber_id=sid,
+                evidence=evidence,
+            ),
+            out,
+        )
+        for call in self.engine.customer_calls(sid):
+            self.engine.terminate(call.ctx.call_id, t, "international_suspended", out)
+        out.append(
+            Action(
+                t,
+                ActionKind.NOTIFY,
+                "post-notification (事後連絡): international calling was suspended "
+                "because of suspected fraud; call us to restore it",
+                ACTOR,
+                subscriber_id=sid,
+                evidence={"channel": "email", "template": "post_suspension"},
+            )
+        )
+        case.state = CaseState.SUSPENDED
+
+    def contact_outcome(self, event: ContactOutcome, out: list[Output]) -> None:
+        """The customer answered (or not): restore, suspend or keep trying."""
+        sid = event.subscriber_id
+        case = self.cases.get(sid)
+        t = event.time
+        if case is not None:
+            case.attempts.append(ContactAttempt(t, event.channel, event.result.value))
+        if event.result is ContactResult.NO_ANSWER:
+            return
+        if event.result is ContactResult.CONFIRMED_FRAUD:
+            if case is None:
+                case = self._open_case(sid, t, 0.0, {"confirmed_by": event.actor}, out)
+            case.state = CaseState.UNREACHABLE
+            case.log_odds = 50.0
+            case.bruteforce = True  # confirmed by the customer: no machine evidence needed
+            self._maybe_suspend(case, t, out)
+            return
+        # Confirmed legitimate: lift what tollguard put on this customer and learn.
+        for c in self.engine.controls.lift_destinations(sid):
+            out.append(
+                Action(
+                    t,
+                    ActionKind.ALLOW_DESTINATION,
+                    f"customer confirmed the calls are theirs: {event.note}".strip(": "),
+                    event.actor,
+                    subscriber_id=sid,
+                    country=c.subject,
+                )
+            )
+        if self.engine.controls.lift(ControlKind.SUSPENSION, sid) is not None:
+            out.append(
+                Action(
+                    t,
+                    ActionKind.RESTORE_INTERNATIONAL,
+                    "customer confirmed the calls are theirs",
+                    event.actor,
+                    subscriber_id=sid,
+                )
+            )
+        cust = self.customer(sid)
+        if case is not None:
+            if cust.novelty is None:
+                cust.novelty = DestinationNovelty()
+            for country in sorted(case.countries):
+                cust.novelty.learn_one(country)
+            case.state = CaseState.CLOSED
+            self.closed_cases.append(self.cases.pop(sid))
+
+    # -- SIP ----------------------------------------------------------------------------------
+    def sip_event(self, event: SipEvent, out: list[Output]) -> None:
+        """Floods block the address; a brute-forced credential opens a case."""
+        cfg = self.cfg.sip_flood
+        ev = self.sip.learn_one(
+            event.time,
+            event.source_ip,
+            event.username,
+            event.event.value,
+            cfg.window_s,
+            cfg.min_failures,
+            cfg.min_usernames,
+            cfg.single_user_failures,
+        )
+        if event.event.value in ("auth_success", "register"):
+            sid = self.engine.subscriber_for_username(event.username)
+            ipi = self.engine.ips.lookup(event.source_ip)
+            if sid is not None and ev is None and ipi.scope.value == "public":
+                cust = self.customer(sid)
+                known = cust.ips is not None and (
+                    cust.ips.knows(event.source_ip) or ipi.country in cust.ips.countries
+                )
+                if cust.ips is None:
+                    cust.ips = SourceIpHistory()
+                if known or cust.ips.n == 0 or ipi.country == self.cfg.home_region:
+                    cust.ips.learn_one(event.source_ip, ipi.network, ipi.country)
+        if ev is None:
+            return
+        if ev.reason == "sip_auth_flood":
+            ipi = self.engine.ips.lookup(event.source_ip)
+            if ipi.scope.value != "public" or self.engine.controls.ip_blocked(event.source_ip):
+                return
+            if (
+                self._usual_address(event.source_ip)
+                and ev.facts.get("usernames", 0) < cfg.min_usernames
+            ):
+                out.append(
+                    Alert(
+                        event.time,
+                        ev.detector,
+                        Severity.WARNING,
+                        None,
+                        {
+                            **ev.facts,
+                            "blocked": False,
+                            "why_not": "a customer's usual address; likely a misconfigured PBX",
+                        },
+                    )
+                )
+                return
+            until = event.time + cfg.block_hours * _HOUR
+            self._block_ip(
+                event.source_ip,
+                event.time,
+                until,
+                "SIP authentication-failure flood from this address",
+                {**ev.facts, "ip_country": ipi.country},
+                out,
+            )
+            return
+        sid = self.engine.subscriber_for_username(event.username)
+        facts = {**ev.facts, "subscriber_id": sid}
+        out.append(Alert(event.time, "sip_bruteforce", Severity.CRITICAL, sid, facts))
+        if sid is not None:
+            case = self._open_case(sid, event.time, self._prior, facts, out)
+            case.bruteforce = True
+            case.add_reason("bruteforced_credential")
+
+    def _usual_address(self, ip: str) -> bool:
+        return any(s.ips is not None and s.ips.knows(ip) for s in self.customers.values())
+
+    # -- ticks -----------------------------------------------------------------------------------
+    def tick(self, t: float, out: list[Output]) -> None:
+        """Contact timers, live metering of calls in progress, forgetting old windows."""
+        cfg = self.cfg
+        for case in list(self.cases.values()):
+            if case.state is CaseState.CONTACTING and t >= case.next_contact:
+                if len(case.attempts) < cfg.case.contact_attempts:
+                    self._contact(case, t, out)
+                else:
+                    case.state = CaseState.UNREACHABLE
+                    self._maybe_suspend(case, t, out)
+        for sid in sorted(self.engine.by_customer):
+            self._meter(sid, t, out)
+        if t - self._last_forget >= 600.0:
+            self._last_forget = t
+            self.shared_ip.forget(t, cfg.source_ip.shared_window_s)
+            self.country_burst.forget(t, cfg.country_burst.window_s)
+            self.range_burst.forget(t, cfg.range_burst.window_s)
+            self.sip.forget(t, cfg.sip_flood.window_s, cfg.sip_flood.bruteforce_memory_s)
