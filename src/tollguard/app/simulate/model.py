@@ -77,18 +77,12 @@ class Period:
         """Whether ``day`` is a weekend day or a holiday."""
         return self.day_kind[min(max(day, 0), len(self.day_kind) - 1)] != WEEKDAY
 
-    @property
-    def _day_strings(self) -> tuple[str, ...]:
-        return _day_strings(self.start, self.days + 3)
-
     def fmt(self, seconds: int) -> str:
         """ISO 8601 local time with +09:00 offset, whole seconds."""
         d, rem = divmod(seconds, DAY)
-        days = self._day_strings
+        days = _day_strings(self.start, self.days + 3)
         if 0 <= d < len(days):
-            h, rem = divmod(rem, HOUR)
-            m, s = divmod(rem, 60)
-            return f"{days[d]}T{h:02d}:{m:02d}:{s:02d}+09:00"
+            return days[d] + _clock()[rem]
         moment = datetime(self.start.year, self.start.month, self.start.day, tzinfo=JST)
         return (moment + timedelta(seconds=seconds)).isoformat()
 
@@ -96,6 +90,14 @@ class Period:
 @cache
 def _day_strings(start: date, count: int) -> tuple[str, ...]:
     return tuple((start + timedelta(days=d)).isoformat() for d in range(count))
+
+
+@cache
+def _clock() -> tuple[str, ...]:
+    """``THH:MM:SS+09:00`` for every second of a day (formatting is the simulator's hot path)."""
+    return tuple(
+        f"T{h:02d}:{m:02d}:{s:02d}+09:00" for h in range(24) for m in range(60) for s in range(60)
+    )
 
 
 # --- random helpers -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ entry per look-alike or incident), so it is held in memory even for a million cu
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tollguard.app.simulate import catalog
@@ -134,11 +135,8 @@ class _Picker:
         self.seed, self.n, self.rng = seed, n, rng
         self.used: set[int] = set()
 
-    def pick(self, ok: object, tries: int = 4000) -> Customer | None:
-        from collections.abc import Callable
-        from typing import cast
-
-        cond = cast(Callable[[Customer], bool], ok)
+    def pick(self, cond: Callable[[Customer], bool], tries: int = 4000) -> Customer | None:
+        """A not yet used customer satisfying ``cond`` (``None`` if none found quickly)."""
         for _ in range(tries):
             i = self.rng.randrange(self.n)
             if i in self.used:
@@ -205,7 +203,7 @@ def build_plan(
         "heavy_business": lambda c: c.segment == BUSINESS and not c.barred,
         "diaspora": lambda c: c.segment == RESIDENTIAL and not c.barred,
         "one_day_spike": lambda c: not c.barred,
-        "traveller": lambda c: c.is_ip and not c.barred,
+        "traveller": lambda c: c.is_ip and not c.barred and c.segment == RESIDENTIAL,
         "dynamic_ip": lambda c: c.is_ip and not c.static_ip,
         "first_time_international": lambda c: not c.barred and c.intl_share == 0,
         "barred_by_request": lambda c: c.barred,
@@ -315,6 +313,11 @@ def build_plan(
     return plan
 
 
+def _on_ip(model: str | None) -> Callable[[Customer], bool]:
+    """Condition: an IP line, with equipment ``model`` when given."""
+    return lambda c: c.is_ip and (model is None or c.equipment == model)
+
+
 def _draft(
     kind: str,
     rng: random.Random,
@@ -403,10 +406,7 @@ def _draft(
         size = max(5, min(60, round(n * 0.004)))
         victims: list[Customer] = []
         for _ in range(rng.randint(max(3, size // 2), size)):
-            model_only = rng.random() < 0.7
-            v = picker.pick(
-                lambda c, m=model_only: c.is_ip and (c.equipment == vulnerable or not m)
-            )
+            v = picker.pick(_on_ip(vulnerable if rng.random() < 0.7 else None))
             if v is not None:
                 victims.append(v)
         if not victims:
@@ -439,8 +439,8 @@ def _draft(
         c = picker.pick(lambda c: True)
         if c is None:
             return None
-        days = rng.randint(3, 10)
         first = rng.randrange(first_day, max(first_day + 1, period.days - 2))
+        days = min(rng.randint(3, 10), period.days - first)
         start = first * DAY + rng.randrange(DAY)
         own = not c.is_ip or rng.random() < 0.5
         ips = [] if own else [foreign_ip(rng, attacker_country(rng))]
@@ -513,7 +513,7 @@ def _draft(
             median_talk=rng.uniform(40, 120),
             own_ip=True,
             usernames=[v.username for v in victims],
-            description=f"Wangiri: one-ring calls from {region} premium numbers; "
+            description=f"Wangiri: one-ring calls from high-cost {region} numbers; "
             f"{len(victims)} customers call back",
         )
     # sip_scanner
