@@ -88,9 +88,38 @@ def template(region: str, kind: str) -> NumberTemplate:
     return NumberTemplate(cc, nsn, 0)
 
 
+@cache
+def family(region: str, kind: str) -> tuple[NumberTemplate, ...]:
+    """Several valid templates of ``kind`` in ``region``, spread over its numbering plan.
+
+    The example number's leading digits are re-drawn (keeping the first one) and kept when every
+    checked variant is valid, so ordinary contacts are not all in the example's exchange.
+    """
+    base = template(region, kind)
+    check = random.Random(f"family:{region}:{kind}")
+    heads = {base.head}
+    vary = len(base.head) - 1
+    if vary > 0 and base.free > 0:
+        for _ in range(30):
+            head = base.head[0] + str(check.randrange(10**vary)).zfill(vary)
+            if head in heads:
+                continue
+            if all(
+                _valid(
+                    base.country_code, head + str(check.randrange(10**base.free)).zfill(base.free)
+                )
+                for _ in range(8)
+            ):
+                heads.add(head)
+            if len(heads) >= 12:
+                break
+    return tuple(NumberTemplate(base.country_code, h, base.free) for h in sorted(heads))
+
+
 def foreign_number(rng: random.Random, region: str, kind: str = "mobile") -> str:
-    """A valid E.164 number in ``region`` of ``kind``."""
-    return template(region, kind).draw(rng)
+    """A valid E.164 number in ``region`` of ``kind`` (anywhere in its numbering plan)."""
+    options = family(region, kind)
+    return options[rng.randrange(len(options))].draw(rng)
 
 
 @cache
