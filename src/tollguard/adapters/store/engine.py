@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
 DEFAULT_SQLITE_FILE = "tollguard.sqlite"
+BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite connection waits for another one's lock before giving up."""
 READONLY_OPTION = "tollguard_readonly"
 """Execution option: on SQLite, start the transaction with a plain (deferred) ``BEGIN``."""
 
@@ -30,13 +33,32 @@ def make_engine(url: str) -> Engine:
     every connection works in UTC.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30.0})
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT})
         _configure_sqlite(engine)
         return engine
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
         kwargs["connect_args"] = {"options": "-c timezone=UTC"}
     return create_engine(url, **kwargs)
+
+
+def _enable_wal(cursor: sqlite3.Cursor, timeout: float = BUSY_TIMEOUT) -> None:
+    """Switch the database file to WAL (persistent), retrying while another connection holds it.
+
+    SQLite answers ``PRAGMA journal_mode=WAL`` with "database is locked" at once, without waiting
+    on the busy timeout, when another connection is writing to a database not yet in WAL mode.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -47,7 +69,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             if engine.url.database not in (None, "", ":memory:"):
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
