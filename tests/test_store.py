@@ -501,3 +501,10 @@ def test_concurrent_opens_migrate_once(empty_url: str) -> None:
     engine = make_engine(empty_url)
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_plain_postgres_urls_use_psycopg() -> None:
+    for url in ("postgresql://u:p@127.0.0.1:1/x", "postgres://u:p@127.0.0.1:1/x"):
+        engine = make_engine(url)
+        assert engine.url.drivername == "postgresql+psycopg"
+        engine.dispose()

@@ -29,13 +29,17 @@ def make_engine(url: str) -> Engine:
     SQLite connections get ``journal_mode=WAL``, ``foreign_keys=ON`` and ``synchronous=NORMAL``,
     a 30 s busy timeout, and transactions that start with ``BEGIN IMMEDIATE`` so that two writers
     queue for the lock instead of failing on an upgrade from a read to a write lock (connections
-    with the :data:`READONLY_OPTION` execution option use a deferred ``BEGIN``). On PostgreSQL
-    every connection works in UTC.
+    with the :data:`READONLY_OPTION` execution option use a deferred ``BEGIN``). A
+    ``postgresql://`` URL without a driver uses psycopg 3; every PostgreSQL connection works in
+    UTC.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT})
         _configure_sqlite(engine)
         return engine
+    for plain in ("postgresql://", "postgres://"):  # no driver named: use psycopg 3
+        if url.startswith(plain):
+            url = "postgresql+psycopg://" + url[len(plain) :]
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
         kwargs["connect_args"] = {"options": "-c timezone=UTC"}
