@@ -162,7 +162,7 @@ def _decode(number: int, data: bytes) -> tuple[int, str, str | None]:
 
 
 def _overlong(number: int, head: bytes, max_bytes: int) -> tuple[int, str, str | None]:
-    shown = head[:MAX_RAW_CHARS].decode("utf-8", "backslashreplace")
+    shown = head[: min(max_bytes, MAX_RAW_CHARS)].decode("utf-8", "backslashreplace")
     return number, clip(shown), f"line longer than {max_bytes} bytes"
 
 
