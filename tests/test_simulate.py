@@ -155,6 +155,7 @@ def test_cdrs_follow_the_contract(small: Path) -> None:
         "disposition", "source_ip",
     ]  # fmt: skip
     assert len({r["call_id"] for r in rows}) == len(rows)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", r["call_id"]) for r in rows)
     previous = None
     styles: dict[str, set[str]] = defaultdict(set)
     for r in rows:
@@ -479,3 +480,18 @@ def test_no_attacks_with_zero_scale(tmp_path: Path) -> None:
     assert sum(summary.incidents.values()) == 0
     assert summary.fraud_calls == 0
     assert len(_read(tmp_path / "truth" / "incidents.csv")) == 0
+
+
+def test_attacks_from_the_first_day_stay_inside_the_period(tmp_path: Path) -> None:
+    simulate(
+        SimulationConfig(subscribers=80, days=3, seed=9, attacks_from_day=0, attack_scale=2),
+        tmp_path,
+    )
+    begin = datetime(2026, 10, 5, tzinfo=JST)
+    cdr_starts = [_t(r["start"]) for r in _read(tmp_path / "cdrs.csv")]
+    sip_times = [_t(r["time"]) for r in _read(tmp_path / "sip_events.csv")]
+    for times in (cdr_starts, sip_times):
+        assert times == sorted(times)
+        assert times[0] >= begin
+        assert times[-1] < begin + timedelta(days=3)
+    assert len(_read(tmp_path / "truth" / "incidents.csv")) >= len(INCIDENT_KINDS)

@@ -80,7 +80,8 @@ class Emitter:
         user_agent: str,
         incident: str | None = None,
     ) -> None:
-        """Emit one SIP security event."""
+        """Emit one SIP security event (times before the period are moved to its start)."""
+        time = max(0, time)
         self.sip.add(
             f"{sort_key(time)}{self.period.fmt(time)},{source_ip},{username},{event},{user_agent}"
         )

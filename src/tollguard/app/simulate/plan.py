@@ -248,7 +248,7 @@ def build_plan(
             elif kind == "traveller":
                 country, offset = rng.choice(catalog.TRAVEL_COUNTRIES)
                 start = any_day + rng.randrange(DAY) - rng.randrange(5) * DAY
-                start = max(window0 - 3 * DAY, start)
+                start = max(0, window0 - 3 * DAY, start)
                 end = min(start + rng.randint(7, 14) * DAY, period.end_s)
                 role = Role(
                     kind,
