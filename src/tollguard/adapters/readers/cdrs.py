@@ -89,6 +89,7 @@ def _loop(
     """The row loop, inlined for speed (see :func:`drive_csv` for the generic version)."""
     ncols = len(names)
     pick = itemgetter(*(names.index(column) for column in CDR_COLUMNS))
+    canonical = names == CDR_COLUMNS
     seen: set[str] = set()
     known_subscribers: set[str] = set()
     ip_of = IpValidator()
@@ -116,7 +117,7 @@ def _loop(
                 if len(text) > max_field or not text.isprintable():
                     check_fields(names, fields)
                 (call_id, subscriber_id, caller, callee, start_s, answer_s, end_s, disp_s, ip_s) = (
-                    pick(fields)
+                    fields if canonical else pick(fields)
                 )
                 if not call_id or " " in call_id:
                     raise RowError("call_id", "is empty" if not call_id else "contains spaces")
@@ -151,20 +152,20 @@ def _loop(
                     raise RowError("end", "end is before start")
                 if answer_s:
                     try:
-                        answer: datetime | None = fromiso(answer_s)
+                        answered_at = fromiso(answer_s)
                     except ValueError:
                         raise RowError(
                             "answer", f"not an ISO 8601 time: {answer_s[:40]!r}"
                         ) from None
-                    assert answer is not None
-                    if answer.tzinfo is None:
+                    if answered_at.tzinfo is None:
                         raise RowError("answer", NAIVE_TIME)
                     if disposition is not answered:
                         raise RowError("answer", f"{disp_s} call must have an empty answer time")
-                    if answer < start:
+                    if answered_at < start:
                         raise RowError("answer", "answer is before start")
-                    if end < answer:
+                    if end < answered_at:
                         raise RowError("end", "end is before answer")
+                    answer: datetime | None = answered_at
                 else:
                     answer = None
                     if disposition is answered:
