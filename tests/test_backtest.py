@@ -316,7 +316,7 @@ def test_legit_customer_suspended_is_counted(data_dir: Path) -> None:
         *allow_all({"L5": call(70, "L5", "deny")}),
         action(11, "suspend_international", subscriber_id="S1", reason="fraud"),  # under attack
         action(40, "suspend_international", subscriber_id="S4", reason="spike"),  # look-alike
-        action(45, "suspend_international", subscriber_id="S3", reason="spike"),
+        action(45, "suspend_international", subscriber_id="S3", until=iso(at(105)), reason="x"),
         action(90, "restore_international", subscriber_id="S4"),
         action(200, "suspend_international", subscriber_id="S1", reason="late"),  # within grace
     ]
@@ -324,6 +324,8 @@ def test_legit_customer_suspended_is_counted(data_dir: Path) -> None:
     assert policy.legit_suspended_customers == ["S3", "S4"]
     s4 = next(s for s in policy.legit_suspended if s.subscriber_id == "S4")
     assert s4.lookalike and s4.restored == at(90)
+    s3 = next(s for s in policy.legit_suspended if s.subscriber_id == "S3")
+    assert not s3.lookalike and s3.restored == at(105)
     look = policy.lookalikes[0]
     assert (look.subscriber_id, look.calls, look.international_calls) == ("S4", 2, 2)
     assert look.denied == 1 and look.suspended
@@ -557,3 +559,105 @@ def test_scores_a_simulated_data_set(tmp_path: Path) -> None:
     assert best.legit_suspended_customers == [lookalike]
     assert best.calls_without_decision == 0
     assert sum(map(sum, result.heatmap_calls)) == len(truth.fraud_calls)
+
+
+def _invoke(args: list[str]) -> Any:
+    from typer.testing import CliRunner
+
+    import tollguard.commands.backtest  # noqa: F401  (registers the command)
+    from tollguard.cli import app
+
+    return CliRunner().invoke(app, ["backtest", *args])
+
+
+def test_cli_scores_recorded_replays(data_dir: Path, tmp_path: Path) -> None:
+    tg = _write_jsonl(tmp_path / "tg.jsonl", _full_outputs())
+    ref = _write_jsonl(tmp_path / "ref.jsonl", allow_all())
+    runs = []
+    for out in ("one", "two"):
+        result = _invoke(
+            [
+                "--data",
+                str(data_dir),
+                "--out",
+                str(tmp_path / out),
+                "--replay",
+                f"tollguard={tg}",
+                "--replay",
+                f"reference={ref}",
+            ]
+        )
+        assert result.exit_code == 0, result.output
+        runs.append((tmp_path / out / "summary.json").read_bytes())
+    assert runs[0] == runs[1]
+    assert "Fraud loss prevented" in result.output
+    summary = json.loads(runs[0])
+    assert summary["policy_order"] == ["none", "tollguard", "reference"]
+    policies = summary["policies"]
+    # priced with the project's tariff: the no-control loss is positive, the denied and cut
+    # fraud calls make tollguard's smaller, and allowing everything prevents nothing
+    assert policies["none"]["fraud_loss_jpy"] > 0
+    assert 0 < policies["tollguard"]["fraud_loss_prevented_pct"] < 100
+    assert policies["reference"]["fraud_loss_prevented_pct"] == 0
+    html = (tmp_path / "one" / "report.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html
+
+
+def test_cli_rejects_bad_replay_option(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    result = _invoke(["--data", str(data_dir), "--out", str(out), "--replay", "no-equals-sign"])
+    assert result.exit_code != 0
+    assert not out.exists()
+
+
+def test_incident_without_calls_stopped_by_ip_block(tmp_path: Path) -> None:
+    incidents = [
+        {
+            "id": "SCAN",
+            "kind": "sip_scanner",
+            "subs": [],
+            "start": 0,
+            "end": 60,
+            "ips": ["203.0.113.66"],
+        }
+    ]
+    cdrs: list[Cdr] = [("L1", "S1", "+12025550100", 5, 6, 16, "192.0.2.10")]
+    data = build_dataset(tmp_path / "d", cdrs, incidents, {})
+    outputs = [call(5, "L1"), action(3, "block_ip", ip="203.0.113.66")]
+    result = score(data, outputs, rater=RATER)
+    scan = result.policies["tollguard"].incidents[0]
+    assert scan.first_call is None and scan.time_to_stop_s is None
+    assert scan.stop is not None and scan.time_from_start_s == pytest.approx(180.0)
+    # incidents without calls do not enter the median
+    assert result.policies["tollguard"].median_time_to_stop_s is None
+    assert result.policies["tollguard"].incidents_with_calls == []
+
+
+def test_default_rater_uses_project_numbering_and_tariff() -> None:
+    from tollguard.app.backtest import TariffRater
+    from tollguard.domain.rating import Tariff
+
+    rater = TariffRater()
+    assert rater.e164("01023276000003") == "+23276000003"
+    assert rater.e164("0312345678") == "+81312345678"
+    assert rater.e164("not a number") is None
+    tariff = Tariff.default()
+    assert rater.charge("+23276000003", 600) == tariff.charge("+23276000003", 600) > 0
+    assert rater.charge("+23276000003", 0) == 0
+
+
+def test_real_tariff_loss_accounting(data_dir: Path) -> None:
+    outputs = [*allow_all({"F2": call(1, "F2", "deny")}), terminate(2.5, "F1")]
+    policy = score(data_dir, outputs).policies["tollguard"]
+    none = score(data_dir, []).policies["none"]
+    i1, i1_none = policy.incidents[0], none.incidents[0]
+    from tollguard.domain.rating import Tariff
+
+    tariff = Tariff.default()
+    # F1: 2 min billed instead of 10, F2: nothing, F3 (dialled 010…): its full 10 min
+    expected = tariff.charge("+23276000001", 120) + tariff.charge("+23276000003", 600)
+    assert i1.loss == pytest.approx(expected)
+    assert i1_none.loss == pytest.approx(
+        sum(tariff.charge(n, 600) for n in ("+23276000001", "+23276000002", "+23276000003"))
+    )
+    assert 0 < i1.loss < i1_none.loss
