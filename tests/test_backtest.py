@@ -75,13 +75,22 @@ def build_dataset(
     fraud: dict[str, str],
     lookalikes: Sequence[tuple[str, str]] = (),
     subscribers: Sequence[str] = ("S1", "S2", "S3", "S4"),
+    barred: Sequence[str] = (),
 ) -> Path:
     """Write a data directory in the ``tollguard simulate`` layout."""
     _write_csv(
         root / "subscribers.csv",
         ["subscriber_id", "segment", "service", "numbers", "email", "intl_status", "equipment"],
         [
-            [s, "business", "ip", f"+8135550{i:04d}", f"{s.lower()}@example.jp", "enabled", ""]
+            [
+                s,
+                "business",
+                "ip",
+                f"+8135550{i:04d}",
+                f"{s.lower()}@example.jp",
+                "suspended" if s in barred else "enabled",
+                "",
+            ]
             for i, s in enumerate(subscribers)
         ],
     )
@@ -661,3 +670,17 @@ def test_real_tariff_loss_accounting(data_dir: Path) -> None:
         sum(tariff.charge(n, 600) for n in ("+23276000001", "+23276000002", "+23276000003"))
     )
     assert 0 < i1.loss < i1_none.loss
+
+
+def test_denying_a_customer_barred_at_their_request_is_not_an_impact(tmp_path: Path) -> None:
+    data = build_dataset(
+        tmp_path / "d", CDRS, INCIDENTS, FRAUD, lookalikes=[("S4", "barred")], barred=["S4"]
+    )
+    outputs = allow_all({"L4": call(20, "L4", "deny"), "L1": call(5, "L1", "deny")})
+    policy = score(data, outputs, rater=RATER).policies["tollguard"]
+    # S4's two international attempts are out of the legitimate denominator
+    assert policy.legit_intl_attempts == 2
+    assert policy.legit_intl_denied == 1
+    assert (policy.barred_intl_attempts, policy.barred_intl_denied) == (2, 1)
+    assert policy.lookalikes[0].denied == 0
+    assert policy.legit_calls_denied == 1

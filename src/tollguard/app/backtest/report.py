@@ -291,6 +291,13 @@ def _legit_table(result: BacktestResult) -> str:
             [pct(r.legit_intl_impacted_pct, 3) for r in result.policies.values()],
         ),
         (
+            "Intl attempts of customers barred at their request (denied)",
+            [
+                f"{r.barred_intl_attempts} ({r.barred_intl_denied})"
+                for r in result.policies.values()
+            ],
+        ),
+        (
             "Legitimate customers suspended",
             [
                 escape(", ".join(r.legit_suspended_customers) or "none")

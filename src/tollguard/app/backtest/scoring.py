@@ -124,6 +124,8 @@ class PolicyResult:
     legit_intl_attempts: int
     legit_intl_denied: int
     legit_intl_cut: int
+    barred_intl_attempts: int
+    barred_intl_denied: int
     alerts_total: int
     alerts_by_day: dict[str, int]
     alerts_by_detector: dict[str, int]
@@ -530,11 +532,15 @@ def _score_one(
             under_attack.setdefault(subscriber, []).append((inc.start, inc.end + grace))
     suspensions: list[Suspension] = []
     suspended_any: set[str] = set()
+    listed: set[tuple[str, datetime]] = set()
     for index, (moment, _order, action) in enumerate(seen.actions):
         if action.get("action") != "suspend_international":
             continue
         subscriber = str(action.get("subscriber_id") or "")
         suspended_any.add(subscriber)
+        if (subscriber, moment) in listed:
+            continue
+        listed.add((subscriber, moment))
         windows = under_attack.get(subscriber, [])
         if any(lo <= moment <= hi for lo, hi in windows):
             continue
@@ -566,16 +572,22 @@ def _score_one(
     }
     legit_calls = legit_denied = legit_cut = 0
     intl_attempts = intl_denied = intl_cut = 0
+    barred_attempts = barred_denied = 0
     for call_id, row in truth.calls.items():
         if call_id in truth.fraud_calls:
             continue
         legit_calls += 1
         was_denied = call_id in seen.denied
         was_cut = not was_denied and call_id in seen.cut
+        international = pricer.international(row.callee)
+        if international and row.subscriber_id in truth.barred:
+            # The customer asked for international calling to be barred: denying is service.
+            barred_attempts += 1
+            barred_denied += was_denied
+            was_denied = False
         legit_denied += was_denied
         legit_cut += was_cut
-        international = pricer.international(row.callee)
-        if international:
+        if international and row.subscriber_id not in truth.barred:
             intl_attempts += 1
             intl_denied += was_denied
             intl_cut += was_cut
@@ -605,6 +617,8 @@ def _score_one(
         legit_intl_attempts=intl_attempts,
         legit_intl_denied=intl_denied,
         legit_intl_cut=intl_cut,
+        barred_intl_attempts=barred_attempts,
+        barred_intl_denied=barred_denied,
         alerts_total=len(seen.alerts),
         alerts_by_day=dict(sorted(by_day.items())),
         alerts_by_detector=dict(sorted(Counter(d for _t, d, _s in seen.alerts).items())),
@@ -729,6 +743,8 @@ def _policy_dict(result: PolicyResult) -> dict[str, Any]:
         "legit_intl_cut": result.legit_intl_cut,
         "legit_intl_denied_or_cut": result.legit_intl_impacted,
         "legit_intl_denied_or_cut_pct": _maybe(result.legit_intl_impacted_pct, 4),
+        "barred_intl_attempts": result.barred_intl_attempts,
+        "barred_intl_denied": result.barred_intl_denied,
         "alerts_total": result.alerts_total,
         "alerts_per_day": round(result.alerts_per_day, 3),
         "alerts_by_day": result.alerts_by_day,

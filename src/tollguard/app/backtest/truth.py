@@ -98,6 +98,8 @@ class Truth:
     subscribers: set[str] = field(default_factory=set)
     meta: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+    barred: set[str] = field(default_factory=set)
+    """Customers whose international calling is suspended at their own request."""
 
     def incident_calls(self) -> dict[str, list[CallRow]]:
         """Fraud calls per incident id, sorted by start time."""
@@ -179,11 +181,13 @@ def load_truth(data_dir: Path) -> Truth:
     truth_dir = data_dir / "truth"
     fraud = {row["call_id"]: row["incident_id"] for row in _rows(truth_dir / "fraud_calls.csv")}
     subscribers_path = data_dir / "subscribers.csv"
-    subscribers = (
-        {row["subscriber_id"] for row in _rows(subscribers_path)}
-        if subscribers_path.exists()
-        else set()
-    )
+    subscribers: set[str] = set()
+    barred: set[str] = set()
+    if subscribers_path.exists():
+        for row in _rows(subscribers_path):
+            subscribers.add(row["subscriber_id"])
+            if (row.get("intl_status") or "").strip().lower() == "suspended":
+                barred.add(row["subscriber_id"])
     meta_path = truth_dir / "meta.json"
     meta: dict[str, Any] = {}
     if meta_path.exists():
@@ -198,4 +202,5 @@ def load_truth(data_dir: Path) -> Truth:
         subscribers=subscribers,
         meta=meta,
         name=data_dir.resolve().name,
+        barred=barred,
     )
