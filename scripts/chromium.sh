@@ -15,17 +15,26 @@ find_chromium() {
   return 1
 }
 
+# Japanese text (reasons, descriptions) needs a CJK font to render; best effort, never fatal.
+install_cjk_font() {
+  if command -v fc-list >/dev/null 2>&1 && fc-list :lang=ja 2>/dev/null | grep -q .; then
+    return 0
+  fi
+  $SUDO apt-get install -y -qq fonts-ipafont-gothic >&2 || true
+}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+
 if path=$(find_chromium); then
+  if [ -n "${TOLLGUARD_CJK_FONT:-}" ]; then install_cjk_font; fi
   echo "$path"
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
-    echo "chromium is not installed and this user cannot install packages" >&2
-    exit 1
-  fi
+if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
+  echo "chromium is not installed and this user cannot install packages" >&2
+  exit 1
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -44,6 +53,7 @@ for attempt in 1 2 3 4 5; do
 done
 
 if path=$(find_chromium); then
+  install_cjk_font
   echo "$path"
   exit 0
 fi

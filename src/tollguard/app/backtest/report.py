@@ -117,7 +117,8 @@ th, td { padding: 5px 10px; border-bottom: 1px solid #e5e7eb; text-align: right;
   white-space: nowrap; }
 th { background: #f9fafb; font-weight: 600; }
 td.l, th.l { text-align: left; }
-td.w { white-space: normal; min-width: 180px; max-width: 260px; }
+td.w { white-space: normal; min-width: 120px; max-width: 260px; }
+td.wide { max-width: 560px; }
 .ok { color: #047857; font-weight: 600; }
 .bad { color: #b91c1c; font-weight: 600; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
@@ -182,12 +183,24 @@ def _loss_plot(result: BacktestResult) -> str:
     return step_chart(series, start, end, title=title, y_label="JPY lost to fraud")
 
 
+def _relative(seconds: float | None, anchor: str) -> str:
+    """``5 min after the first call`` / ``1 h 09 min before the first call``."""
+    if seconds is None:
+        return "never"
+    word = "before" if seconds < 0 else "after"
+    return f"{duration(abs(seconds))} {word} {anchor}"
+
+
+def _stop_when(inc: IncidentScore) -> str:
+    if inc.first_call is None:
+        return _relative(inc.time_from_start_s, "the incident began")
+    return _relative(inc.time_to_stop_s, "the first call")
+
+
 def _stop_text(inc: IncidentScore) -> str:
     if inc.stop is None:
         return "not stopped"
-    if inc.first_call is None:
-        return f"{inc.stop.describe()} {duration(inc.time_from_start_s)} after the incident began"
-    return f"{inc.stop.describe()} after {duration(inc.time_to_stop_s)}"
+    return f"{inc.stop.describe()}, {_stop_when(inc)}"
 
 
 def _incident_table(result: BacktestResult) -> str:
@@ -249,18 +262,17 @@ def _timelines(result: BacktestResult) -> str:
             if mine.stop is None:
                 markers.append(Marker(None, color, f"{name}: not stopped"))
                 continue
-            when = (
-                f"{duration(mine.time_to_stop_s)} after first call"
-                if mine.first_call is not None
-                else f"{duration(mine.time_from_start_s)} after the incident began"
-            )
+            when = _stop_when(mine)
             label = (
                 f"{name}: {mine.stop.describe()} at {mine.stop.time.strftime('%m-%d %H:%M:%S')}"
                 f" ({when}; loss {yen(mine.loss)} of {yen(mine.loss_uncontrolled)})"
             )
             markers.append(Marker(mine.stop.time, color, label))
+        customers = ", ".join(inc.subscriber_ids[:3])
+        if len(inc.subscriber_ids) > 3:
+            customers += f" +{len(inc.subscriber_ids) - 3}"
         title = (
-            f"{inc.incident_id} · {inc.kind} · {', '.join(inc.subscriber_ids)} · "
+            f"{inc.incident_id} · {inc.kind} · {customers or 'no customer'} · "
             f"{inc.calls} fraud calls · {_when(inc.start)} → {_when(inc.end)}"
         )
         blocks.append(timeline(spans, markers, lo, hi, title=title))
@@ -306,7 +318,9 @@ def _legit_table(result: BacktestResult) -> str:
         ),
     ]
     rows = "".join(
-        f'<tr><td class="l">{escape(label)}</td>{"".join(f"<td>{v}</td>" for v in values)}</tr>'
+        f'<tr><td class="l">{escape(label)}</td>'
+        + "".join(f'<td class="w">{v}</td>' for v in values)
+        + "</tr>"
         for label, values in metrics
     )
     table = (
@@ -319,7 +333,7 @@ def _legit_table(result: BacktestResult) -> str:
             f'<tr><td class="l">{escape(name)}</td><td class="l">{escape(s.subscriber_id)}</td>'
             f"<td>{escape(_when(s.time))}</td><td>{escape(_when(s.restored))}</td>"
             f'<td class="l">{"yes" if s.lookalike else "no"}</td>'
-            f'<td class="l">{escape(s.reason)}</td></tr>'
+            f'<td class="l w wide">{escape(s.reason)}</td></tr>'
             for name, s in suspensions
         )
         table += (

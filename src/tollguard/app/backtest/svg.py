@@ -109,7 +109,7 @@ def step_chart(
     start: datetime,
     end: datetime,
     *,
-    width: int = 960,
+    width: int = 1150,
     height: int = 340,
     title: str = "",
     y_label: str = "",
@@ -259,13 +259,25 @@ def heatmap(
     return "".join(parts)
 
 
+def _merge(extents: list[tuple[float, float]], gap: float = 0.6) -> list[tuple[float, float]]:
+    """Merge horizontal extents closer than ``gap`` pixels (keeps the SVG small)."""
+    merged: list[tuple[float, float]] = []
+    for lo, hi in sorted(extents):
+        hi = max(hi, lo + 1.5)
+        if merged and lo <= merged[-1][1] + gap:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
 def timeline(
     spans: Sequence[Span],
     markers: Sequence[Marker],
     start: datetime,
     end: datetime,
     *,
-    width: int = 960,
+    width: int = 1150,
     title: str = "",
 ) -> str:
     """One incident: its calls as bars, each policy's first stopping action as a vertical mark."""
@@ -300,18 +312,13 @@ def timeline(
         f'<rect x="{left}" y="{base}" width="{plot_w}" height="{lane}" fill="#f9fafb" '
         f'stroke="#e5e7eb"/>'
     )
-    for span in spans:
-        x1, x2 = x_of(span.start), x_of(span.end)
+    ringing = _merge([(x_of(span.start), x_of(span.end)) for span in spans])
+    talking = _merge([(x_of(s.answer), x_of(s.end)) for s in spans if s.answer is not None])
+    for (x1, x2), fill in [*((r, "#fca5a5") for r in ringing), *((t, "#b91c1c") for t in talking)]:
         parts.append(
             f'<rect x="{x1:.1f}" y="{base + 4}" width="{max(1.5, x2 - x1):.1f}" '
-            f'height="{lane - 8}" fill="#fca5a5" fill-opacity="0.6"/>'
+            f'height="{lane - 8}" fill="{fill}"/>'
         )
-        if span.answer is not None:
-            xa = x_of(span.answer)
-            parts.append(
-                f'<rect x="{xa:.1f}" y="{base + 4}" width="{max(1.5, x2 - xa):.1f}" '
-                f'height="{lane - 8}" fill="#b91c1c" fill-opacity="0.7"/>'
-            )
     for tick in _time_ticks(lo, hi, target=7):
         x = x_of(tick)
         if x < left + 14 or x > left + plot_w - 14:
