@@ -120,3 +120,29 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     if os.environ.get("TOLLGUARD_SAVE_SCREENSHOT"):
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, SCREENSHOT)
+
+
+def test_report_of_an_empty_data_set(tmp_path: Path) -> None:
+    data = build_dataset(tmp_path / "empty", [], [], {})
+    result = score_policies(data, {"tollguard": []}, rater=RATER)
+    html = render_html(result)
+    assert "No incidents in this data set." in html
+    assert "No fraud loss in this data set." in html
+    assert _urls(html) == []
+
+
+def test_formatting_helpers() -> None:
+    from tollguard.app.backtest.report import duration
+    from tollguard.app.backtest.svg import heatmap, nice_step
+
+    assert duration(None) == "never"
+    assert duration(0) == "0 s"
+    assert duration(150) == "2 min 30 s"
+    assert duration(3600 + 5 * 60) == "1 h 05 min"
+    assert duration(-90) == "−1 min 30 s"
+    assert duration(2 * 86400 + 3 * 3600) == "2 d 3 h"
+    assert [nice_step(x) for x in (7, 45, 1_000_000)] == [2.0, 10.0, 200_000.0]
+    grid = [[0] * 24 for _ in range(7)]
+    grid[6][3] = 1322
+    svg = heatmap(grid, title="t")
+    assert ">1.3k<" in svg and "Sun 03:00 — 1322" in svg

@@ -251,9 +251,11 @@ def heatmap(
             )
             if value:
                 ink = "#fff" if peak and value / peak > 0.45 else "#111827"
+                text = str(value) if value < 1000 else f"{value / 1000:.1f}k"
+                size = 10 if len(text) <= 3 else 8
                 parts.append(
                     f'<text x="{x + cell / 2 - 0.5:.1f}" y="{y + cell / 2 + 3.5:.1f}" '
-                    f'font-size="10" text-anchor="middle" fill="{ink}">{value}</text>'
+                    f'font-size="{size}" text-anchor="middle" fill="{ink}">{text}</text>'
                 )
     parts.append("</svg>")
     return "".join(parts)
