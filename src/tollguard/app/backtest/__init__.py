@@ -10,6 +10,8 @@ Metrics are defined in ``docs/backtest.md``.
 from __future__ import annotations
 
 from tollguard.app.backtest.pricing import Rater, TariffRater
+from tollguard.app.backtest.report import render_html, render_report, write_outputs, write_summary
+from tollguard.app.backtest.runner import DEFAULT_POLICIES, read_jsonl, run_backtest
 from tollguard.app.backtest.scoring import (
     NO_CONTROL,
     BacktestResult,
@@ -21,6 +23,7 @@ from tollguard.app.backtest.scoring import (
 from tollguard.app.backtest.truth import Truth, load_truth
 
 __all__ = [
+    "DEFAULT_POLICIES",
     "NO_CONTROL",
     "BacktestResult",
     "IncidentScore",
@@ -29,6 +32,12 @@ __all__ = [
     "TariffRater",
     "Truth",
     "load_truth",
+    "read_jsonl",
+    "render_html",
+    "render_report",
+    "run_backtest",
     "score",
     "score_policies",
+    "write_outputs",
+    "write_summary",
 ]
