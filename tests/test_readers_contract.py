@@ -508,3 +508,13 @@ def test_sip_events_bad_sample() -> None:
     assert [q.line for q in bad] == [3, 4, 5, 6, 7]
     last = good[-1]
     assert isinstance(last, SipSecurityEvent) and last.user_agent == "Zoiper rv2.10.20, build 6140"
+
+
+def test_subscriber_with_a_block_of_100_numbers(tmp_path: Path) -> None:
+    block = ";".join(f"+8133555{n:04d}" for n in range(100))
+    text = SUB_HEADER + f"B1,business,ip,{block},ops@firm.example,enabled\n"
+    text += f"B2,business,ip,{block.replace('+8133', '+8166')};+81665559999,x@y.example,enabled\n"
+    first, second = list(read_subscribers(write(tmp_path, text)))
+    assert isinstance(first, Subscriber) and len(first.numbers) == 100
+    assert isinstance(second, QuarantinedRow)
+    assert (second.field, second.reason) == ("numbers", "more than 100 numbers")

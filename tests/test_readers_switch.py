@@ -515,3 +515,10 @@ def test_detect_missing_and_empty_directory(tmp_path: Path) -> None:
         detect_cdr_format(tmp_path / "nope")
     with pytest.raises(InputFileError, match=r"no \.json files"):
         detect_cdr_format(tmp_path)
+
+
+def test_detect_skips_a_damaged_first_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "garbage from a crashed writer\n" + BASE16 + "\n")
+    assert detect_cdr_format(path) is CdrFormat.ASTERISK
+    items = list(read_any_cdrs(path))
+    assert [type(i).__name__ for i in items] == ["QuarantinedRow", "CallDetailRecord"]

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import IO, Final, TypeVar
 
-from tollguard.domain.records import Disposition, QuarantinedRow
+from tollguard.domain.records import QuarantinedRow
 
 try:
     from zoneinfo import ZoneInfo
@@ -269,11 +269,17 @@ def check_text(name: str, value: str, *, required: bool, limit: int = MAX_FIELD_
     return value
 
 
-def check_fields(names: tuple[str, ...], values: list[str]) -> None:
-    """Check every field for size and control characters; only used on unusual lines."""
+def check_fields(
+    names: tuple[str, ...], values: list[str], limits: dict[str, int] | None = None
+) -> None:
+    """Check every field for size and control characters; only used on unusual lines.
+
+    ``limits`` overrides :data:`MAX_FIELD_CHARS` for some columns.
+    """
     for name, value in zip(names, values, strict=False):
-        if len(value) > MAX_FIELD_CHARS:
-            raise RowError(name, f"longer than {MAX_FIELD_CHARS} characters")
+        limit = limits.get(name, MAX_FIELD_CHARS) if limits else MAX_FIELD_CHARS
+        if len(value) > limit:
+            raise RowError(name, f"longer than {limit} characters")
         if has_control_chars(value):
             raise RowError(name, "contains control characters")
 
@@ -370,20 +376,6 @@ def check_time_order(start: datetime, answer: datetime | None, end: datetime) ->
             raise RowError("end", "end is before answer")
 
 
-def check_disposition(disposition: Disposition, answer: datetime | None) -> None:
-    """ANSWERED needs an answer time; any other disposition must have none."""
-    if disposition is Disposition.ANSWERED:
-        if answer is None:
-            raise RowError("answer", "ANSWERED call without answer time")
-    elif answer is not None:
-        raise RowError("answer", f"{disposition.value} call must have an empty answer time")
-
-
-def quarantine(source: str, number: int, error: RowError, raw: str) -> QuarantinedRow:
-    """Build the :class:`QuarantinedRow` for a :class:`RowError`."""
-    return QuarantinedRow(source, number, error.field, error.reason, clip(raw))
-
-
 def read_header(
     path: Path,
     lines: Iterator[tuple[int, str, str | None]],
@@ -429,11 +421,13 @@ def drive_csv(
     counters: Counters,
     *,
     delimiter: str = ",",
+    limits: dict[str, int] | None = None,
 ) -> Iterator[T | QuarantinedRow]:
     """The common loop of the CSV readers: one record or quarantined row per non-blank line.
 
     ``names`` are the file's columns in order; every line must have exactly that many fields.
-    ``parse_row`` turns the fields into a record or raises :class:`RowError`.
+    ``parse_row`` turns the fields into a record or raises :class:`RowError`. ``limits`` raises
+    the field size limit of some columns.
     """
     ncols = len(names)
     for number, text, error in lines:
@@ -450,7 +444,7 @@ def drive_csv(
             if len(fields) != ncols:
                 raise RowError(None, f"expected {ncols} fields, got {len(fields)}")
             if len(text) > MAX_FIELD_CHARS or not text.isprintable():
-                check_fields(names, fields)
+                check_fields(names, fields, limits)
             record = parse_row(fields)
         except RowError as exc:
             counters.quarantined += 1

@@ -31,17 +31,36 @@ class CdrFormat(StrEnum):
 
 
 _SNIFF_BYTES: Final = 64 * 1024
+_SNIFF_LINES: Final = 20
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
 
-def _is_stamp_or_empty(value: str) -> bool:
-    return not value or _STAMP.match(value) is not None
+def _looks_like_times(start_answer_end: list[str]) -> bool:
+    """A start time, then answer and end times or empty fields."""
+    start, *rest = start_answer_end
+    return _STAMP.match(start) is not None and all(not v or _STAMP.match(v) for v in rest)
+
+
+def _headerless_format(line: str) -> CdrFormat | None:
+    """The headerless format ``line`` is a record of, if any."""
+    try:
+        fields = next(csv.reader([line]))
+    except (csv.Error, StopIteration):
+        return None
+    width = len(fields)
+    if width in ASTERISK_EXTRA_COLUMNS and _looks_like_times(fields[9:12]):
+        return CdrFormat.ASTERISK
+    if width in (13, 15) and _looks_like_times(fields[4:7]):
+        return CdrFormat.FREESWITCH_CSV
+    return None
 
 
 def detect_cdr_format(path: Path | str | os.PathLike[str]) -> CdrFormat:
-    """Sniff the format of a CDR file from its first non-blank line.
+    """Sniff the format of a CDR file from its first non-blank lines.
 
-    A directory is ``freeswitch_json``. Raises :class:`InputFileError` when the file is missing,
+    A header (line 1) tells the tollguard and Kamailio formats; headerless switch files are told
+    by the first of their first 20 lines that looks like a record. A directory is
+    ``freeswitch_json``. Raises :class:`InputFileError` when the file is missing,
     empty, or matches no known format.
     """
     path = Path(path)
@@ -57,32 +76,21 @@ def detect_cdr_format(path: Path | str | os.PathLike[str]) -> CdrFormat:
     except OSError as exc:
         raise InputFileError(path, f"cannot open: {exc.strerror or exc}") from None
     text = head.decode("utf-8-sig", "replace")
-    line = next((ln.strip("\r") for ln in text.split("\n") if ln.strip()), "")
-    if not line:
+    lines = [ln.strip("\r") for ln in text.split("\n") if ln.strip()]
+    if not lines:
         raise InputFileError(path, "empty file: cannot detect its CDR format")
-    if line.lstrip().startswith(("{", "[")):
+    first = lines[0]
+    if first.lstrip().startswith(("{", "[")):
         return CdrFormat.FREESWITCH_JSON
-    lowered = {name.strip().lower() for name in re.split(r"[,;\t]", line)}
+    lowered = {name.strip().lower() for name in re.split(r"[,;\t]", first)}
     if set(CDR_COLUMNS) <= lowered:
         return CdrFormat.TOLLGUARD
     if {"start_time", "callid"} <= lowered:
         return CdrFormat.KAMAILIO
-    try:
-        fields = next(csv.reader([line]))
-    except (csv.Error, StopIteration):
-        fields = []
-    if (
-        len(fields) in ASTERISK_EXTRA_COLUMNS
-        and all(_is_stamp_or_empty(f) for f in fields[9:12])
-        and _STAMP.match(fields[9])
-    ):
-        return CdrFormat.ASTERISK
-    if (
-        len(fields) in (13, 15)
-        and all(_is_stamp_or_empty(f) for f in fields[4:7])
-        and _STAMP.match(fields[4])
-    ):
-        return CdrFormat.FREESWITCH_CSV
+    for line in lines[:_SNIFF_LINES]:  # headerless: the first line that looks like a record
+        found = _headerless_format(line)
+        if found is not None:
+            return found
     raise InputFileError(
         path,
         "unknown CDR format (expected tollguard CSV, Asterisk Master.csv, FreeSWITCH CSV/JSON or "

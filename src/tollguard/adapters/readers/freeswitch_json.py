@@ -160,10 +160,9 @@ def read_freeswitch_json(
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(JSON_SUFFIXES))
-    elif path.exists():
-        files = [path]
     else:
-        raise InputFileError(path, "file not found")
+        open_binary(path).close()  # raises InputFileError now for a missing or unreadable file
+        files = [path]
     return _read(files, tz, dedupe, summary)
 
 
@@ -173,7 +172,12 @@ def _documents(path: Path) -> Iterator[tuple[int, str, str | None]]:
     JSON lines when the first non-blank line is a JSON value on its own; else the whole file is one
     (maybe pretty-printed) document, reported at line 1.
     """
-    with open_binary(path) as stream:
+    try:
+        stream = open_binary(path)
+    except InputFileError as exc:  # a file of a directory vanished or is unreadable
+        yield 1, "", exc.message
+        return
+    with stream:
         head = stream.read(MAX_JSON_BYTES + 1)
         first_line = next((ln for ln in head.split(b"\n") if ln.strip()), b"")
         try:

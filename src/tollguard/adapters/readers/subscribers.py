@@ -36,8 +36,9 @@ SUBSCRIBER_COLUMNS: Final = (
 )
 #: Optional columns.
 SUBSCRIBER_OPTIONAL: Final = ("equipment",)
-#: Most numbers one subscriber may have.
+#: Most numbers one subscriber may have, and the size limit of the ``numbers`` field.
 MAX_NUMBERS: Final = 100
+MAX_NUMBERS_CHARS: Final = MAX_NUMBERS * 17
 MAX_EMAIL_CHARS: Final = 254
 
 _SEGMENTS: Final = {s.value: s for s in Segment}
@@ -123,5 +124,7 @@ def read_subscribers(
             owner_of[number] = subscriber_id
         return Subscriber(subscriber_id, segment, service, numbers, email, status, equipment)
 
-    rows = drive_csv(str(path), lines, tuple(names), parse, counters)
+    rows = drive_csv(
+        str(path), lines, tuple(names), parse, counters, limits={"numbers": MAX_NUMBERS_CHARS}
+    )
     return guarded(stream, counters, summary, rows)
