@@ -199,10 +199,8 @@ class _Rater:
 
     def __call__(self, cdr: CallDetailRecord) -> RatedCdr:
         info = self._classifier.classify(cdr.callee)
-        seconds = cdr.billable_seconds
-        charge = 0.0
-        if info.e164 is not None and seconds > 0:
-            charge = float(self._tariff.charge(info.e164, seconds))
+        # An unreadable callee is charged at the tariff's (dear) fallback rate, as rating does.
+        charge = float(self._tariff.charge(info.e164 or cdr.callee, cdr.billable_seconds))
         return RatedCdr(
             cdr=cdr,
             callee_e164=info.e164,
