@@ -181,7 +181,8 @@ class EngineConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> EngineConfig:
         """Build from a nested mapping of overrides."""
-        return _build(cls, data, source)
+        built: EngineConfig = _build(cls, data, source)
+        return built
 
     def to_dict(self) -> dict[str, Any]:
         """All settings as a nested mapping (for reports)."""

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import math
 import pickle
+import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import phonenumbers
 
 from tollguard.domain.calendar import LocalCalendar
 from tollguard.domain.config import EngineConfig
 from tollguard.domain.controls import Control, ControlKind, Controls, DenyReason
 from tollguard.domain.detectors.base import CallContext
+from tollguard.domain.detectors.population import band_edges
 from tollguard.domain.events import (
     Action,
     ActionKind,
@@ -119,6 +123,8 @@ class Engine:
         self.ips = ip_locator or IpLocator()
         self.restricted = restricted or RestrictedDestinationList.default()
         self.calendar = LocalCalendar(self.config.timezone, self.config.home_region)
+        self.band_edges = band_edges(reference_rate(self.tariff, self.classifier.plan.calling_code))
+        self._cc_region: dict[int, str | None] = {}
         self.controls = Controls()
         self.subscribers: dict[str, Subscriber] = {}
         self.usernames: dict[str, str] = {}
@@ -203,6 +209,9 @@ class Engine:
         """Classify, rate and locate a call."""
         info = self.classifier.classify(event.callee)
         rate = self.tariff.lookup(info.e164) if info.e164 else None
+        region = info.region
+        if region is None and info.calling_code is not None:
+            region = self._region_of_code(info.calling_code)
         ip = event.source_ip or None
         ip_country = ip_network = None
         public = False
@@ -215,7 +224,7 @@ class Engine:
             and event.callee.startswith(self.classifier.plan.international_prefixes)
         )
         restricted = (
-            self.restricted.match(info.e164, info.region, info.number_type.value)
+            self.restricted.match(info.e164, region, info.number_type.value)
             if international
             else None
         )
@@ -225,10 +234,10 @@ class Engine:
             subscriber_id=event.subscriber_id,
             callee=event.callee,
             e164=info.e164,
-            region=info.region,
+            region=region,
             number_type=info.number_type.value,
             international=international,
-            rate_per_min=rate.rate_per_min if rate else self.tariff.fallback_rate_per_min,
+            rate_per_min=(rate or self.tariff.fallback).rate_per_min,
             restricted=restricted,
             source_ip=ip,
             ip_country=ip_country,
@@ -237,6 +246,13 @@ class Engine:
             bucket=self.calendar.bucket(t),
             day=self.calendar.local_day(t),
         )
+
+    def _region_of_code(self, cc: int) -> str | None:
+        """The main region of a calling code, for numbers too malformed to place exactly."""
+        if cc not in self._cc_region:
+            region = phonenumbers.region_code_for_country_code(cc)
+            self._cc_region[cc] = None if region == "ZZ" else region
+        return self._cc_region[cc]
 
     def _call_started(self, event: CallStarted, t: float, out: list[Output]) -> None:
         ctx = self.enrich(event, t)
@@ -314,52 +330,77 @@ class Engine:
         out.append(action)
 
     def apply_manual(self, event: ManualControl, out: list[Output]) -> None:
-        """Apply an operator's control change."""
-        t, kind = event.time, event.action
+        """Apply an operator's control change (the action records who and why)."""
+        t, kind, subject = event.time, event.action, event.subject
         until = event.until if event.until is not None else math.inf
-        base = dict(reason=event.reason, actor=event.actor, until=event.until)
+        sid = country = prefix = ip = None
+        control: Control | None = None
+        lift: tuple[ControlKind, str | None] | None = None
+        if kind in (ActionKind.SUSPEND_INTERNATIONAL, ActionKind.RESTORE_INTERNATIONAL):
+            sid = subject
+            if kind is ActionKind.SUSPEND_INTERNATIONAL:
+                control = Control(
+                    ControlKind.SUSPENSION, subject, event.reason, t, until, event.actor
+                )
+            else:
+                lift = (ControlKind.SUSPENSION, None)
+        elif kind in (ActionKind.RESTRICT_COUNTRY, ActionKind.LIFT_COUNTRY):
+            country = subject
+            if kind is ActionKind.RESTRICT_COUNTRY:
+                control = Control(
+                    ControlKind.COUNTRY_RESTRICTION, subject, event.reason, t, until, event.actor
+                )
+            else:
+                lift = (ControlKind.COUNTRY_RESTRICTION, None)
+        elif kind in (ActionKind.BLOCK_IP, ActionKind.UNBLOCK_IP):
+            ip = subject
+            if kind is ActionKind.BLOCK_IP:
+                control = Control(
+                    ControlKind.IP_BLOCK, subject, event.reason, t, until, event.actor
+                )
+            else:
+                lift = (ControlKind.IP_BLOCK, None)
+        elif kind in (ActionKind.DENY_DESTINATION, ActionKind.ALLOW_DESTINATION):
+            sid = event.subscriber_id
+            if sid is None:
+                prefix = subject
+            else:
+                country = subject
+            if kind is ActionKind.DENY_DESTINATION:
+                control = Control(
+                    ControlKind.DESTINATION_DENIAL,
+                    subject,
+                    event.reason,
+                    t,
+                    until,
+                    event.actor,
+                    sid,
+                )
+            else:
+                lift = (ControlKind.DESTINATION_DENIAL, sid)
+        else:
+            raise ValueError(f"{kind.value} is not a control change")
+        action = Action(
+            t,
+            kind,
+            event.reason,
+            event.actor,
+            subscriber_id=sid,
+            country=country,
+            prefix=prefix,
+            ip=ip,
+            until=event.until,
+            evidence={"manual": True},
+        )
+        if control is not None:
+            self.put_control(control, action, out)
+        else:
+            assert lift is not None
+            self.controls.lift(lift[0], subject, lift[1])
+            out.append(action)
         if kind is ActionKind.SUSPEND_INTERNATIONAL:
-            c = Control(ControlKind.SUSPENSION, event.subject, event.reason, t, until, event.actor)
-            self.put_control(c, Action(t, kind, subscriber_id=event.subject, **base), out)
-            for call in self.customer_calls(event.subject):
+            for call in self.customer_calls(subject):
                 self.terminate(call.ctx.call_id, t, "international_suspended", out)
-        elif kind is ActionKind.RESTORE_INTERNATIONAL:
-            self.controls.lift(ControlKind.SUSPENSION, event.subject)
-            out.append(Action(t, kind, subscriber_id=event.subject, **base))
-        elif kind is ActionKind.RESTRICT_COUNTRY:
-            c = Control(
-                ControlKind.COUNTRY_RESTRICTION, event.subject, event.reason, t, until, event.actor
-            )
-            self.put_control(c, Action(t, kind, country=event.subject, **base), out)
-        elif kind is ActionKind.LIFT_COUNTRY:
-            self.controls.lift(ControlKind.COUNTRY_RESTRICTION, event.subject)
-            out.append(Action(t, kind, country=event.subject, **base))
-        elif kind is ActionKind.BLOCK_IP:
-            c = Control(ControlKind.IP_BLOCK, event.subject, event.reason, t, until, event.actor)
-            self.put_control(c, Action(t, kind, ip=event.subject, **base), out)
-        elif kind is ActionKind.UNBLOCK_IP:
-            self.controls.lift(ControlKind.IP_BLOCK, event.subject)
-            out.append(Action(t, kind, ip=event.subject, **base))
-        elif kind is ActionKind.DENY_DESTINATION:
-            c = Control(
-                ControlKind.DESTINATION_DENIAL,
-                event.subject,
-                event.reason,
-                t,
-                until,
-                event.actor,
-                event.subscriber_id,
-            )
-            field = "country" if event.subscriber_id else "prefix"
-            extra = {field: event.subject}
-            self.put_control(
-                c, Action(t, kind, subscriber_id=event.subscriber_id, **extra, **base), out
-            )
-        elif kind is ActionKind.ALLOW_DESTINATION:
-            self.controls.lift(ControlKind.DESTINATION_DENIAL, event.subject, event.subscriber_id)
-            out.append(
-                Action(t, kind, subscriber_id=event.subscriber_id, prefix=event.subject, **base)
-            )
 
     def _tick(self, t: float, out: list[Output]) -> None:
         for c in self.controls.expired(t):
@@ -395,15 +436,22 @@ def _lift_action(c: Control, t: float) -> Action:
         return Action(
             t, ActionKind.RESTORE_INTERNATIONAL, reason, subscriber_id=c.subject, evidence=evidence
         )
-    field = "country" if c.subscriber_id else "prefix"
     return Action(
         t,
         ActionKind.ALLOW_DESTINATION,
         reason,
         subscriber_id=c.subscriber_id,
+        country=c.subject if c.subscriber_id else None,
+        prefix=None if c.subscriber_id else c.subject,
         evidence=evidence,
-        **{field: c.subject},
     )
+
+
+def reference_rate(tariff: Tariff, home_cc: int) -> float:
+    """Median per-minute rate of the tariff's country-level (1-3 digit) international prefixes."""
+    home = str(home_cc)
+    rates = [r.rate_per_min for r in tariff.rates if len(r.prefix) <= 3 and r.prefix != home]
+    return statistics.median(rates) if rates else tariff.fallback.rate_per_min
 
 
 def _make_policy(name: str, engine: Engine) -> Policy:

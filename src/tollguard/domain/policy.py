@@ -109,7 +109,14 @@ class TollguardPolicy:
             self.cfg.risk.prior_fraud_probability / (1 - self.cfg.risk.prior_fraud_probability)
         )
         self._last_forget = -math.inf
-        self._metered: set[str] = set()
+        # A new customer's meter is held to the cost of two hours at the tariff's median rate.
+        self._new_customer_ref = 2.0 * 60.0 * engine.band_edges[0] / 1.25
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "engine"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     # -- customers ---------------------------------------------------------------------------
     def customer(self, subscriber_id: str) -> CustomerState:
@@ -160,7 +167,7 @@ class TollguardPolicy:
             ctx.bucket,
             True,
             ctx.restricted is not None,
-            rate_band(ctx.rate_per_min),
+            rate_band(ctx.rate_per_min, self.engine.band_edges),
             foreign,
         )
         if ctx.region:
@@ -195,7 +202,9 @@ class TollguardPolicy:
                 self._deny_range(ctx, prefix, n, out)
 
     def _dear(self, ctx: CallContext) -> bool:
-        return ctx.restricted is not None or rate_band(ctx.rate_per_min) >= 2
+        return (
+            ctx.restricted is not None or rate_band(ctx.rate_per_min, self.engine.band_edges) >= 2
+        )
 
     def _check_country_burst(self, ctx: CallContext, out: list[Output]) -> None:
         cfg = self.cfg.country_burst
@@ -370,7 +379,7 @@ class TollguardPolicy:
             novelty.score_one(ctx.region, r.novelty_pseudo_count, r.fraud_known_country_probability)
         )
         restricted = ctx.restricted is not None
-        band = rate_band(ctx.rate_per_min)
+        band = rate_band(ctx.rate_per_min, self.engine.band_edges)
         dest_facts = {
             "country": ctx.region,
             "number_type": ctx.number_type,

@@ -46,6 +46,12 @@ class ReferencePolicy:
         self.cases: dict[str, Case] = {}
         self.next_meter: float | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "engine"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
     def observe_attempt(self, ctx: CallContext, out: list[Output]) -> None:
         """The reference process does not look at attempts."""
 

@@ -7,8 +7,10 @@ in charges compared with the customer's normal level.
 Learns: exponentially weighted mean and variance of log(1 + daily charge) over days (zero days
 included, so a customer who never calls abroad has a baseline of zero), and the EW mean of
 log(1 + hourly charge) per time-of-week bucket.
-Scores: anomaly when exposure exceeds both a cost floor (below which a contact costs more than it
-saves) and exp(mean + k * sd) - 1. LR = step ** log2(exposure / threshold).
+Scores: anomaly when exposure exceeds a cost floor (below which a contact costs more than it saves),
+three times the customer's largest legitimate hour/day, and exp(mean + k * sd) - 1; a customer with
+under a week of baseline is held to ``new_ref``, the cost of two long ordinary calls (two hours at
+the tariff's median rate). LR = step ** (1 + log2(exposure / threshold)).
 Look-alikes: a legitimate one-day spike exceeds the threshold but usually not by much, and its
 destinations are usual; the policy needs more than metering to suspend.
 
@@ -39,6 +41,8 @@ class ChargeMeter:
         "hour_means",
         "hour_total",
         "mean",
+        "peak_day",
+        "peak_hour",
         "var",
     )
     name = "charge_meter"
@@ -53,18 +57,27 @@ class ChargeMeter:
         self.hour_bucket = 0
         self.hour_total = 0.0
         self.hour_means = array("f", bytes(4 * TIME_BUCKETS))
+        self.peak_hour = 0.0
+        self.peak_day = 0.0
 
-    def roll(self, day: int, hour: int, bucket: int, alpha: float) -> None:
-        """Close the previous day/hour when time moves on (idle days count as zero)."""
+    def roll(self, day: int, hour: int, bucket: int, alpha: float, learn: bool = True) -> None:
+        """Close the previous day/hour when time moves on (idle days count as zero).
+
+        ``learn`` is false while the customer is under suspicion: totals then do not raise the
+        customer's peaks (fraud must not teach the meter that fraud is normal).
+        """
         if self.day != day:
             if self.day >= 0:
-                self._close_day(self.day_total, alpha)
+                if learn:
+                    self.peak_day = max(self.peak_day, self.day_total)
+                self._close_day(self.day_total if learn else 0.0, alpha)
                 for _ in range(min(day - self.day - 1, 60)):
                     self._close_day(0.0, alpha)
             self.day = day
             self.day_total = 0.0
         if self.hour != hour:
-            if self.hour >= 0:
+            if self.hour >= 0 and learn:
+                self.peak_hour = max(self.peak_hour, self.hour_total)
                 b = self.hour_bucket
                 self.hour_means[b] += alpha * (math.log1p(self.hour_total) - self.hour_means[b])
             self.hour = hour
@@ -87,14 +100,22 @@ class ChargeMeter:
         self.day_total += amount
         self.hour_total += amount
 
-    def threshold_day(self, k: float, min_sd: float, floor: float) -> float:
-        """Daily exposure above which the customer's charges are abnormal."""
-        sd = max(math.sqrt(self.var), min_sd)
-        return max(floor, math.expm1(self.mean + k * sd))
+    def threshold_day(self, k: float, min_sd: float, floor: float, new_ref: float = 0.0) -> float:
+        """Daily exposure above which the customer's charges are abnormal.
 
-    def threshold_hour(self, bucket: int, k: float, min_sd: float, floor: float) -> float:
+        The larger of: the cost floor, three times the customer's largest legitimate day, the
+        EW level + k sd, and, for customers with under a week of baseline, ``new_ref``.
+        """
+        sd = max(math.sqrt(self.var), min_sd)
+        t = max(floor, 3.0 * self.peak_day, math.expm1(self.mean + k * sd))
+        return max(t, new_ref) if self.days < 7 else t
+
+    def threshold_hour(
+        self, bucket: int, k: float, min_sd: float, floor: float, new_ref: float = 0.0
+    ) -> float:
         """Hourly exposure above which the customer's charges are abnormal for this bucket."""
-        return max(floor, math.expm1(self.hour_means[bucket] + k * min_sd))
+        t = max(floor, 3.0 * self.peak_hour, math.expm1(self.hour_means[bucket] + k * min_sd))
+        return max(t, new_ref) if self.days < 7 else t
 
     def score_one(
         self,
@@ -105,12 +126,13 @@ class ChargeMeter:
         day_floor: float,
         hour_floor: float,
         step: float,
+        new_ref: float = 0.0,
     ) -> Evidence:
         """Evidence from today's and this hour's charges plus live exposure."""
         day_x = self.day_total + live_exposure
         hour_x = self.hour_total + live_exposure
-        t_day = self.threshold_day(k, min_sd, day_floor)
-        t_hour = self.threshold_hour(bucket, k, min_sd, hour_floor)
+        t_day = self.threshold_day(k, min_sd, day_floor, 2.0 * new_ref)
+        t_hour = self.threshold_hour(bucket, k, min_sd, hour_floor, new_ref)
         ratio = max(day_x / t_day, hour_x / t_hour)
         facts = {
             "today_jpy": round(day_x),

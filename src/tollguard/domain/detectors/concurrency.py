@@ -8,9 +8,10 @@ Scores: LR = step ** (excess), excess = observed - max(own maximum, 1), capped.
 Look-alikes: heavy business users (their maximum is high), one-day spikes (a few above maximum).
 
 >>> c = Concurrency()
->>> c.start("a", 0.0); c.start("b", 1.0); c.start("d", 2.0)
->>> round(c.score_one(3.0, 600.0, 3.0, 2.0, 1e4).lr)
-216
+>>> for i, cid in enumerate("abd"): c.start(cid, float(i)); c.connect(cid)
+>>> c.start("e", 3.0)
+>>> round(c.score_one(3.0, 600.0, 3.0, 2.0, 1e4).lr)  # 4 channels and 4 attempts, never seen
+108
 """
 
 from __future__ import annotations

@@ -4,17 +4,18 @@ Watches: the destination country of a customer's international calls.
 Pattern: IRSF traffic goes to ranges the victim has no relation to (CFCA; source document: Africa,
 Eastern Europe).
 Learns: a count per country called (a small dict, created on the first international call).
-Scores: P(new country | customer) is estimated Good-Turing style as (distinct + a) / (n + a): a
-customer who calls 30 countries is often "new", one who calls the same two is rarely.
-LR(new) = (1 - q) / P(new), LR(known) = q / (1 - P(new)), with q the probability that fraud goes
-to a country the customer already calls.
+Scores: with n calls to d distinct countries, the customer's next call goes to a new country with
+P(new) = (d + a) / (n + d + a) and to known country c with count_c / (n + d + a) (a customer who
+calls 30 countries is often "new", one who calls the same two rarely). Fraud goes to a known
+country with probability q (in proportion to the customer's use) and to a new one with 1 - q, so
+LR(new) = (1 - q) / P(new) and LR(known c) = q (n + d + a) / n.
 Look-alikes: heavy international business users (many countries, so novelty is cheap), diaspora
 families (their country is known after the first calls).
 
 >>> d = DestinationNovelty()
 >>> for c in ["US"] * 19 + ["CN"]: d.learn_one(c)
 >>> round(d.score_one("NG", 1.0, 0.05).lr, 1), round(d.score_one("US", 1.0, 0.05).lr, 3)
-(6.7, 0.059)
+(7.3, 0.058)
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class DestinationNovelty:
 
     def p_new(self, pseudo_count: float) -> float:
         """Probability that this customer's next legitimate call goes to a new country."""
-        return (len(self.countries) + pseudo_count) / (self.n + pseudo_count)
+        d = len(self.countries)
+        return (d + pseudo_count) / (self.n + d + pseudo_count)
 
     def knows(self, region: str | None) -> bool:
         """True if the customer has called ``region`` before."""
@@ -56,5 +58,6 @@ class DestinationNovelty:
         if count == 0:
             lr = clamp_lr((1.0 - fraud_known_probability) / p_new)
             return Evidence(self.name, lr, "new_destination" if lr >= 2 else None, facts)
-        lr = clamp_lr(fraud_known_probability / max(1.0 - p_new, 1e-6))
+        n, d = self.n, len(self.countries)
+        lr = clamp_lr(fraud_known_probability * (n + d + pseudo_count) / n)
         return Evidence(self.name, lr, None, facts)

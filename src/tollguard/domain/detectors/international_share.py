@@ -13,7 +13,7 @@ Look-alike: first-time international callers; their destination and time evidenc
 >>> s = InternationalShare()
 >>> for _ in range(200): s.learn_one(False)
 >>> round(s.score_one(population_share=0.05, pseudo_count=10).lr)
-419
+420
 """
 
 from __future__ import annotations

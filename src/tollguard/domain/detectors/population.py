@@ -21,8 +21,9 @@ from array import array
 
 from tollguard.domain.calendar import TIME_BUCKETS
 
-#: Rate bands (JPY per minute): < 60, 60-150, 150-400, >= 400.
-RATE_BANDS: tuple[float, ...] = (60.0, 150.0, 400.0)
+#: Rate bands as multiples of the tariff's median per-country rate: below 1.25x (ordinary),
+#: 1.25-2.5x, 2.5-5x and 5x or more (satellite, premium). Relative, so any rate deck works.
+BAND_MULTIPLES: tuple[float, ...] = (1.25, 2.5, 5.0)
 
 #: P(class | fraud) for (not restricted, band 0..3) then (restricted, band 0..3). IRSF pays out
 #: per minute, so fraud concentrates on dear ranges and hotspot lists (CFCA loss surveys).
@@ -39,10 +40,15 @@ _FLAT = 1.0 / TIME_BUCKETS
 _HISTORY_DAYS = 30
 
 
-def rate_band(rate_per_min: float) -> int:
+def band_edges(reference_rate: float) -> tuple[float, ...]:
+    """Rate-band edges (JPY per minute) for a tariff whose median country rate is given."""
+    return tuple(reference_rate * m for m in BAND_MULTIPLES)
+
+
+def rate_band(rate_per_min: float, edges: tuple[float, ...]) -> int:
     """Index of the rate band of a per-minute rate."""
     band = 0
-    for edge in RATE_BANDS:
+    for edge in edges:
         if rate_per_min >= edge:
             band += 1
     return band

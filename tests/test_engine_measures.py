@@ -1,0 +1,240 @@
+"""Each measure fires on the pattern it is for and stays quiet on the legitimate look-alike."""
+
+from __future__ import annotations
+
+from tests.engine_support import (
+    CN,
+    CU,
+    DOMESTIC,
+    GB,
+    NG,
+    PH,
+    SAT,
+    SO,
+    US,
+    Traffic,
+    actions,
+    alerts,
+    at,
+    customer,
+    decisions,
+    denied,
+    office_history,
+    run,
+    terminations,
+)
+from tollguard.domain.events import ActionKind, ContactOutcome, ContactResult, SipEvent
+from tollguard.domain.records import IntlStatus, Segment, Service, SipEventKind
+
+
+def pbx_attack(tr: Traffic, sid: str, day: int, ip: str, channels: int = 8) -> list[str]:
+    """Saturday-night PBX break-in: test calls, then many channels re-dialled to dear ranges."""
+    ids = []
+    t = at(day, 1.0)
+    ids.append(tr.call(sid, t, "0102526100001", 20, ip))
+    ids.append(tr.call(sid, t + 120, "0108816300002", 20, ip))
+    for wave in range(6):
+        for ch in range(channels):
+            callee = [SO, CU, SAT][ch % 3][:-2] + f"{wave:01d}{ch:01d}"
+            ids.append(tr.call(sid, t + 600 + wave * 1800 + ch * 7, callee, 1700, ip))
+    return ids
+
+
+def test_pbx_weekend_night_attack_is_stopped_and_suspended() -> None:
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US, CN])
+    attack = pbx_attack(tr, "biz", day=33, ip="203.0.113.10")  # the customer's own PBX address
+    _engine, out = run([customer("biz")], tr.ordered())
+    attack_decisions = [d for d in decisions(out, "biz") if d.call_id in set(attack)]
+    allowed = [d for d in attack_decisions if d.allow]
+    # At most the very first test call gets through; everything dear after it is denied.
+    assert len(allowed) <= 1
+    assert not attack_decisions[1].allow
+    deny_dest = actions(out, ActionKind.DENY_DESTINATION)
+    assert deny_dest and deny_dest[0].subscriber_id == "biz"
+    contacts = actions(out, ActionKind.CONTACT_ATTEMPT)
+    assert len(contacts) == 3
+    suspend = actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+    assert [a.subscriber_id for a in suspend] == ["biz"]
+    assert suspend[0].time >= contacts[-1].time
+    assert actions(out, ActionKind.NOTIFY)[0].subscriber_id == "biz"
+    # No history call was ever denied.
+    history = [d for d in decisions(out, "biz") if d.call_id not in set(attack)]
+    assert all(d.allow for d in history)
+
+
+def test_heavy_international_business_user_is_not_denied() -> None:
+    tr = Traffic()
+    countries = [US, GB, CN, PH, "01049301234567", "0103312345678", "01082212345678"]
+    for d in range(35):
+        if d % 7 >= 5:
+            continue
+        for i in range(12):
+            t = at(d, 9 + i * 0.6)
+            tr.call("heavy", t, countries[(d + i) % len(countries)], 900)
+            tr.call("heavy", t + 60, countries[(d + i + 3) % len(countries)], 600)
+    # A new, ordinary destination during office hours on a busy day.
+    tr.call("heavy", at(35, 10), "01061212345678", 600)
+    _, out = run([customer("heavy")], tr.ordered())
+    assert denied(out) == []
+    assert actions(out, ActionKind.SUSPEND_INTERNATIONAL) == []
+
+
+def test_diaspora_family_calling_home_at_length_is_not_denied() -> None:
+    tr = Traffic()
+    fam = customer("fam", Segment.RESIDENTIAL, Service.PSTN)
+    for d in range(42):
+        tr.call("fam", at(d, 19.5), DOMESTIC, 200, None)
+        if d % 3 == 0:
+            tr.call("fam", at(d, 21), NG, 3600, None)
+    _, out = run([fam], tr.ordered())
+    assert denied(out) == []
+    assert terminations(out) == []
+
+
+def test_traveller_and_dynamic_ip_are_not_punished() -> None:
+    tr = Traffic()
+    office_history(tr, "trav", intl=[US], ip="203.0.113.10")
+    # Dynamic renumbering inside the ISP (same country, new network) then travelling abroad.
+    for d in range(28, 31):
+        tr.call("trav", at(d, 10), DOMESTIC, 120, "198.51.100.77")
+        tr.call("trav", at(d, 11), US, 300, "198.51.100.77")
+    for d in range(31, 38):
+        tr.call("trav", at(d, 20), DOMESTIC, 600, "8.8.4.4")  # softphone abroad, calling home
+    tr.call("trav", at(37, 21), US, 300, "8.8.4.4")
+    _, out = run([customer("trav")], tr.ordered())
+    assert denied(out) == []
+    assert actions(out, ActionKind.BLOCK_IP) == []
+
+
+def test_legitimate_one_day_spike_is_not_suspended() -> None:
+    tr = Traffic()
+    office_history(tr, "spike", intl=[US, GB])
+    for i in range(20):  # trade-fair day: many calls to the usual countries, a few at once
+        tr.call("spike", at(30, 9 + i * 0.3), [US, GB][i % 2], 1200)
+    _, out = run([customer("spike")], tr.ordered())
+    assert actions(out, ActionKind.SUSPEND_INTERNATIONAL) == []
+    assert len(denied(out)) <= 1
+
+
+def test_customer_requested_bar_denies_and_alerts_once_a_day() -> None:
+    tr = Traffic()
+    for i in range(3):
+        tr.call("bar", at(3, 2 + i * 0.1), SO, 600)
+    tr.call("bar", at(3, 3), DOMESTIC, 60)
+    _, out = run([customer("bar", status=IntlStatus.SUSPENDED)], tr.ordered())
+    ds = decisions(out, "bar")
+    assert [d.allow for d in ds] == [False, False, False, True]
+    assert ds[0].reasons == ("international_barred_by_customer",)
+    assert len(alerts(out, "barred_customer_attempt")) == 1
+
+
+def test_sip_scanner_is_blocked_but_misconfigured_pbx_is_not() -> None:
+    tr = Traffic()
+    office_history(tr, "pbx", days=7)
+    for i in range(40):  # scanner from abroad trying many usernames
+        tr.sip(at(8, 3) + i, "185.220.101.5", f"{100 + i % 8}", SipEventKind.AUTH_FAILURE)
+    for i in range(30):  # the customer's PBX with a stale password, one username
+        tr.sip(at(8, 4) + i * 10, "203.0.113.10", "pbx", SipEventKind.AUTH_FAILURE)
+    _, out = run([customer("pbx")], tr.ordered())
+    blocks = actions(out, ActionKind.BLOCK_IP)
+    assert [b.ip for b in blocks] == ["185.220.101.5"]
+
+
+def test_bruteforced_credential_then_calls_from_that_address_are_denied() -> None:
+    tr = Traffic()
+    office_history(tr, "v", intl=[US])
+    for i in range(25):
+        tr.sip(at(30, 2) + i, "45.95.147.1", "v", SipEventKind.AUTH_FAILURE)
+    tr.sip(at(30, 2) + 30, "45.95.147.1", "v", SipEventKind.AUTH_SUCCESS)
+    cid = tr.call("v", at(30, 2.1), GB, 600, "45.95.147.1")
+    _, out = run([customer("v")], tr.ordered())
+    assert alerts(out, "sip_bruteforce")
+    d = next(x for x in decisions(out, "v") if x.call_id == cid)
+    assert not d.allow
+
+
+def test_country_burst_restricts_the_country_and_lifts_it() -> None:
+    tr = Traffic()
+    subs = [customer(f"c{i}", Segment.RESIDENTIAL, Service.PSTN) for i in range(8)]
+    for i in range(8):
+        office_history(tr, f"c{i}", days=14, per_day=2, ip=None)
+    for i in range(8):
+        tr.call(f"c{i}", at(16, 3) + i * 300, SO[:-1] + str(i), 600, None)
+    tr.call("c0", at(17, 3), DOMESTIC, 60, None)  # time passes past the restriction
+    _, out = run(subs, tr.ordered())
+    restrict = actions(out, ActionKind.RESTRICT_COUNTRY)
+    assert [a.country for a in restrict] == ["SO"]
+    lifted = actions(out, ActionKind.LIFT_COUNTRY)
+    assert lifted and lifted[0].country == "SO" and lifted[0].time >= restrict[0].until  # type: ignore[operator]
+    later = [d for d in decisions(out) if d.time > restrict[0].time and not d.allow]
+    assert any("country_restricted" in d.reasons for d in later)
+
+
+def test_wangiri_callbacks_deny_the_range_for_everyone() -> None:
+    tr = Traffic()
+    subs = [customer(f"w{i}", Segment.RESIDENTIAL, Service.PSTN) for i in range(5)]
+    for i in range(5):
+        office_history(tr, f"w{i}", days=14, per_day=2, ip=None)
+    premium = "01044909876543" + "21"  # UK premium-rate range, called back after a one-ring call
+    for i in range(5):
+        tr.call(f"w{i}", at(15, 12) + i * 900, premium[:-1] + str(i), 240, None)
+    _, out = run(subs, tr.ordered())
+    ranges = [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.subscriber_id is None]
+    assert ranges and ranges[0].prefix == "4490987"
+    assert actions(out, ActionKind.SUSPEND_INTERNATIONAL) == []
+
+
+def test_live_exposure_cuts_a_long_call_mid_way() -> None:
+    tr = Traffic()
+    home = customer("home", Segment.RESIDENTIAL, Service.PSTN)
+    for d in range(28):
+        tr.call("home", at(d, 19), DOMESTIC, 300, None)
+        if d % 7 == 6:
+            tr.call("home", at(d, 20), US, 300, None)
+    # Low-and-slow: ordinary-looking calls to a mid-priced range that run for many hours.
+    cid = tr.call("home", at(29, 13), "0102348031234500", 8 * 3600, None)
+    _, out = run([home], tr.ordered())
+    d = next(x for x in decisions(out) if x.call_id == cid)
+    cut = [x for x in terminations(out) if x.call_id == cid]
+    assert not d.allow or (cut and cut[0].time < at(29, 13) + 8 * 3600)
+
+
+def test_customer_confirmation_restores_and_lifts_denials() -> None:
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US])
+    pbx_attack(tr, "biz", day=33, ip="203.0.113.10", channels=3)
+    engine, _out = run([customer("biz")], tr.ordered())
+    assert engine.controls.suspended("biz") is not None
+    more = engine.process(
+        ContactOutcome(
+            at(33, 6),
+            "biz",
+            ContactResult.CONFIRMED_LEGITIMATE,
+            "phone",
+            "analyst-1",
+            "customer placed the calls",
+        )
+    )
+    kinds = [a.action for a in actions(more)]
+    assert ActionKind.RESTORE_INTERNATIONAL in kinds
+    assert ActionKind.ALLOW_DESTINATION in kinds
+    assert engine.controls.suspended("biz") is None
+    assert all(a.actor == "analyst-1" for a in actions(more))
+
+
+def test_every_action_carries_who_why_and_evidence() -> None:
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US])
+    pbx_attack(tr, "biz", day=33, ip="203.0.113.10")
+    _, out = run([customer("biz")], tr.ordered())
+    acts = actions(out)
+    assert acts
+    for a in acts:
+        assert a.actor and a.reason
+        if a.action in (ActionKind.SUSPEND_INTERNATIONAL, ActionKind.DENY_DESTINATION):
+            assert a.evidence
+
+
+def test_sip_event_type_is_accepted() -> None:
+    assert SipEvent(0.0, "192.0.2.1", "u", SipEventKind.REGISTER).event is SipEventKind.REGISTER
