@@ -67,9 +67,10 @@ class ReadSummary:
 
     ``rows_read`` counts data lines (or JSON documents) seen, header and blank lines excluded;
     ``accepted`` the records yielded; ``quarantined`` the :class:`QuarantinedRow` yielded, of which
-    ``duplicates`` were duplicate call ids. Pass an instance as ``summary=`` to a reader (it fills
-    all four counters, also when iteration stops early), or wrap any reader's iterator with
-    :meth:`track` (then ``rows_read`` is ``accepted + quarantined``). Do not do both at once.
+    ``duplicates`` were duplicate call ids. Pass an instance as ``summary=`` to a reader (it adds
+    all four counts when the read ends: exhausted, or closed early), or wrap any reader's iterator
+    with :meth:`track` to count as items pass (then ``rows_read`` is ``accepted + quarantined``).
+    Do not do both at once.
     """
 
     rows_read: int = 0
@@ -245,7 +246,7 @@ def split_csv_line(text: str, delimiter: str = ",") -> list[str]:
 
 
 def is_blank(text: str) -> bool:
-    """A blank line (empty or only spaces/tabs): skipped by every reader, never quarantined."""
+    """A blank line (empty or only whitespace): skipped by every reader, never quarantined."""
     return not text or text.isspace()
 
 
