@@ -684,3 +684,45 @@ def test_denying_a_customer_barred_at_their_request_is_not_an_impact(tmp_path: P
     assert (policy.barred_intl_attempts, policy.barred_intl_denied) == (2, 1)
     assert policy.lookalikes[0].denied == 0
     assert policy.legit_calls_denied == 1
+
+
+@pytest.mark.slow
+def test_cli_replays_both_policies_with_the_engine(tmp_path: Path) -> None:
+    from datetime import date
+
+    from tollguard.app.simulate import SimulationConfig, simulate
+
+    simulate(
+        SimulationConfig(subscribers=80, days=14, seed=11, start=date(2026, 10, 5)),
+        tmp_path / "sim",
+    )
+    out = tmp_path / "report"
+    result = _invoke(["--data", str(tmp_path / "sim"), "--out", str(out), "--save-replay"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["policy_order"] == ["none", "tollguard", "reference"]
+    policies = summary["policies"]
+    assert policies["none"]["fraud_loss_jpy"] > 0
+    for name in ("tollguard", "reference"):
+        # the engine's contract: one call decision per CDR
+        assert policies[name]["calls_without_decision"] == 0
+        assert policies[name]["fraud_loss_jpy"] <= policies["none"]["fraud_loss_jpy"]
+        assert (out / f"replay-{name}.jsonl").stat().st_size > 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html
+    # scoring the saved replays again gives the same summary
+    again = tmp_path / "again"
+    rescored = _invoke(
+        [
+            "--data",
+            str(tmp_path / "sim"),
+            "--out",
+            str(again),
+            "--replay",
+            f"tollguard={out / 'replay-tollguard.jsonl'}",
+            "--replay",
+            f"reference={out / 'replay-reference.jsonl'}",
+        ]
+    )
+    assert rescored.exit_code == 0, rescored.output
+    assert (again / "summary.json").read_bytes() == (out / "summary.json").read_bytes()
