@@ -726,3 +726,26 @@ def test_cli_replays_both_policies_with_the_engine(tmp_path: Path) -> None:
     )
     assert rescored.exit_code == 0, rescored.output
     assert (again / "summary.json").read_bytes() == (out / "summary.json").read_bytes()
+
+
+def test_actions_for_other_customers_or_places_do_not_stop_an_incident(data_dir: Path) -> None:
+    outputs = [
+        *allow_all(),
+        action(1, "suspend_international", subscriber_id="S3"),
+        action(1, "restrict_country", country="SL", subscriber_id="S3"),  # S3's own restriction
+        action(1, "deny_destination", prefix="+4420"),
+        action(1, "block_ip", ip="192.0.2.10"),
+        action(1, "contact_attempt", subscriber_id="S1"),
+        action(1, "notify", subscriber_id="S1"),
+        action(40 * 60, "suspend_international", subscriber_id="S1"),  # after end + 24 h
+    ]
+    policy = score(data_dir, outputs, rater=RATER).policies["tollguard"]
+    assert [inc.stop for inc in policy.incidents] == [None, None]
+    assert policy.actions_by_kind == {
+        "block_ip": 1,
+        "contact_attempt": 1,
+        "deny_destination": 1,
+        "notify": 1,
+        "restrict_country": 1,
+        "suspend_international": 2,
+    }

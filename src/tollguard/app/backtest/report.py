@@ -391,19 +391,33 @@ def _workload(result: BacktestResult) -> str:
         for detector, count in res.alerts_by_detector.items():
             detector_rows.setdefault(detector, {})[name] = count
     names = [n for n in result.policies if n != NO_CONTROL]
-    table = ""
-    if detector_rows:
-        rows = "".join(
-            f'<tr><td class="l">{escape(detector)}</td>'
-            + "".join(f"<td>{counts.get(n, 0)}</td>" for n in names)
-            + "</tr>"
-            for detector, counts in sorted(detector_rows.items())
-        )
-        table = (
-            f'<table><tr><th class="l">Detector</th>{_policy_headers(result, names)}</tr>'
-            f"{rows}</table>"
-        )
-    return f'<div class="grid">{"".join(charts)}</div>{table}'
+    action_rows: dict[str, dict[str, int]] = {}
+    for name in names:
+        for kind, count in result.policies[name].actions_by_kind.items():
+            action_rows.setdefault(kind, {})[name] = count
+    tables = [
+        _count_table(result, names, "Alerts by detector", detector_rows),
+        _count_table(result, names, "Actions taken", action_rows),
+    ]
+    return f'<div class="grid">{"".join(charts)}</div><div class="grid">{"".join(tables)}</div>'
+
+
+def _count_table(
+    result: BacktestResult, names: list[str], label: str, counts: dict[str, dict[str, int]]
+) -> str:
+    """Counts per key (rows) and policy (columns); empty when there is nothing to count."""
+    if not counts:
+        return ""
+    rows = "".join(
+        f'<tr><td class="l">{escape(key)}</td>'
+        + "".join(f"<td>{per.get(n, 0)}</td>" for n in names)
+        + "</tr>"
+        for key, per in sorted(counts.items())
+    )
+    return (
+        f'<table><tr><th class="l">{escape(label)}</th>{_policy_headers(result, names)}</tr>'
+        f"{rows}</table>"
+    )
 
 
 def render_html(result: BacktestResult) -> str:
