@@ -38,6 +38,7 @@ from tollguard.adapters.store.models import (
     RestrictedDestination,
     Snapshot,
 )
+from tollguard.adapters.store.types import sqlite_utc_text
 from tollguard.domain.records import (
     CallDetailRecord,
     Disposition,
@@ -54,6 +55,16 @@ SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 DEFAULT_BATCH = 5_000
 
 T = TypeVar("T")
+
+_CDR_INSERT_COLUMNS = (
+    "call_id", "subscriber_id", "caller", "callee", "start_time", "answer_time", "end_time",
+    "disposition", "source_ip", "billable_seconds", "callee_e164", "country", "number_type",
+    "charge_jpy", "file_id", "ingested_at",
+)  # fmt: skip
+_SQLITE_INSERT_CDR = (
+    f"INSERT INTO cdrs ({', '.join(_CDR_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _CDR_INSERT_COLUMNS)}) ON CONFLICT (call_id) DO NOTHING"
+)
 
 
 class StoreError(Exception):
@@ -306,6 +317,8 @@ class Store:
         Uses ``INSERT ... ON CONFLICT DO NOTHING RETURNING call_id`` in executemany batches, so
         the counts are exact even with concurrent writers.
         """
+        if self.dialect == "sqlite":
+            return self._insert_cdrs_sqlite(rows, at=at, file_id=file_id, conn=conn)
         new = dup = 0
         stmt: Any = self._insert(s.cdrs)
         stmt = stmt.on_conflict_do_nothing(index_elements=[s.cdrs.c.call_id]).returning(
@@ -335,6 +348,50 @@ class Store:
                     for r in batch
                 ]
                 inserted = len(c.execute(stmt, params).all())
+                new += inserted
+                dup += len(params) - inserted
+        return InsertCounts(new=new, duplicate=dup)
+
+    def _insert_cdrs_sqlite(
+        self,
+        rows: Iterable[RatedCdr],
+        *,
+        at: datetime,
+        file_id: int | None,
+        conn: Connection | None,
+    ) -> InsertCounts:
+        """SQLite fast path: one prepared statement, ``executemany`` over tuples.
+
+        SQLite has a single writer (``BEGIN IMMEDIATE``), and its ``executemany`` row count sums
+        the rows each execution inserted, so ``ON CONFLICT DO NOTHING`` gives exact counts.
+        """
+        text = sqlite_utc_text
+        ingested = text(at)
+        new = dup = 0
+        with self._tx(conn) as c:
+            for batch in _batches(rows, DEFAULT_BATCH):
+                params = [
+                    (
+                        r.cdr.call_id,
+                        r.cdr.subscriber_id,
+                        r.cdr.caller,
+                        r.cdr.callee,
+                        text(r.cdr.start),
+                        None if r.cdr.answer is None else text(r.cdr.answer),
+                        text(r.cdr.end),
+                        r.cdr.disposition.value,
+                        r.cdr.source_ip,
+                        r.cdr.billable_seconds,
+                        r.callee_e164,
+                        r.country,
+                        r.number_type,
+                        float(r.charge_jpy),
+                        file_id,
+                        ingested,
+                    )
+                    for r in batch
+                ]
+                inserted = c.exec_driver_sql(_SQLITE_INSERT_CDR, params).rowcount
                 new += inserted
                 dup += len(params) - inserted
         return InsertCounts(new=new, duplicate=dup)

@@ -11,6 +11,19 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+def sqlite_utc_text(value: datetime) -> str:
+    """An aware datetime as the UTC text stored on SQLite: ``YYYY-MM-DD HH:MM:SS.ffffff``.
+
+    The same fixed-width text SQLAlchemy's SQLite ``DATETIME`` writes and parses.
+    """
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {value.isoformat()} (times must be timezone-aware)")
+    return (value.replace(tzinfo=None) - offset).isoformat(" ", "microseconds")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp, stored in UTC and always returned as an aware UTC ``datetime``.
 
@@ -39,17 +52,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def process(value: Any) -> str | None:
-            if value is None:
-                return None
-            if not isinstance(value, datetime):
-                raise TypeError(f"expected a datetime, got {type(value).__name__}")
-            offset = value.utcoffset()
-            if offset is None:
-                raise ValueError(
-                    f"naive datetime {value.isoformat()} (times must be timezone-aware)"
-                )
-            # The same fixed-width text SQLAlchemy's SQLite DATETIME writes and parses.
-            return (value.replace(tzinfo=None) - offset).isoformat(" ", "microseconds")
+            return None if value is None else sqlite_utc_text(value)
 
         return process
 
