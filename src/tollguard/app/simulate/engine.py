@@ -139,17 +139,14 @@ def _run(
         attacks.global_events(inc, config.seed, emit)
     summary.subscribers = total
     summary.chunks = cdrs.chunk_count + sip.chunk_count + fraud.chunk_count
-    summary.peak_buffered_rows = max(
-        cdrs.peak_buffered,
-        sip.peak_buffered,
-        fraud.peak_buffered,
-        len(cdrs._buf),
-        len(sip._buf),
-        len(fraud._buf),
-    )
+    spills = (cdrs, sip, fraud)
+    summary.peak_buffered_rows = max(max(s.peak_buffered, s.buffered) for s in spills)
 
-    def merge_progress(name: str, rows: int) -> Callable[[int], None]:
-        return lambda done: progress(name, done, rows) if progress is not None else None
+    def merge_progress(name: str, rows: int) -> Callable[[int], None] | None:
+        if progress is None:
+            return None
+        report = progress
+        return lambda done: report(name, done, rows)
 
     with (out / "cdrs.csv").open("w", encoding="utf-8", newline="") as fh:
         summary.cdrs = cdrs.write(fh, ",".join(CDR_COLUMNS), merge_progress("cdrs", cdrs.rows))

@@ -40,6 +40,11 @@ class SortedSpill:
         self.peak_buffered = 0
 
     @property
+    def buffered(self) -> int:
+        """Lines currently held in memory."""
+        return len(self._buf)
+
+    @property
     def chunk_count(self) -> int:
         """How many sorted chunks were spilled to disk so far."""
         return len(self._chunks)
