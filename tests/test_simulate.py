@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import ipaddress
 import json
 import random
@@ -36,9 +37,15 @@ CALLEE_RE = re.compile(r"^(\+[1-9]\d{5,14}|0[1-9]\d{8,9}|010[1-9]\d{5,14})$")
 SMALL = SimulationConfig(subscribers=300, days=14, seed=11)
 
 
-def _read(path: Path) -> list[dict[str, str]]:
+@functools.cache
+def _read_cached(path: Path, mtime: float) -> tuple[dict[str, str], ...]:
     with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+        return tuple(csv.DictReader(fh))
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file (cached per file version; callers must not modify the rows)."""
+    return list(_read_cached(path, path.stat().st_mtime))
 
 
 def _t(text: str) -> datetime:
