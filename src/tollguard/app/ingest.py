@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -197,17 +198,29 @@ class _Rater:
         self._classifier = NumberClassifier()
         self._tariff = Tariff.default()
 
-    def __call__(self, cdr: CallDetailRecord) -> RatedCdr:
-        info = self._classifier.classify(cdr.callee)
+    def __call__(self, cdrs: list[CallDetailRecord]) -> list[RatedCdr]:
+        infos = self._classifier.classify_many([c.callee for c in cdrs])
         # An unreadable callee is charged at the tariff's (dear) fallback rate, as rating does.
-        charge = float(self._tariff.charge(info.e164 or cdr.callee, cdr.billable_seconds))
-        return RatedCdr(
-            cdr=cdr,
-            callee_e164=info.e164,
-            country=info.region,
-            number_type=info.number_type.value,
-            charge_jpy=charge,
+        charges = self._tariff.charge_many(
+            [info.e164 or c.callee for info, c in zip(infos, cdrs, strict=True)],
+            [c.billable_seconds for c in cdrs],
         )
+        return [
+            RatedCdr(
+                cdr=c,
+                callee_e164=info.e164,
+                country=info.region,
+                number_type=info.number_type.value,
+                charge_jpy=float(charge),
+            )
+            for c, info, charge in zip(cdrs, infos, charges, strict=True)
+        ]
+
+
+@cache
+def _rater() -> _Rater:
+    """The shared rater (the classifier is thread-safe, the tariff immutable)."""
+    return _Rater()
 
 
 def _open_reader(
@@ -254,7 +267,6 @@ def ingest_files(
         for n, item in enumerate(inputs):
             if _needs_ingest(store, item):
                 readers[n] = _open_reader(item, cdr_format)
-        rater = _Rater() if any(inputs[n].kind == "cdrs" for n in readers) else None
         used: set[Path] = set()
         for n, item in enumerate(inputs):
             if n not in readers:
@@ -265,7 +277,7 @@ def ingest_files(
             qfile = _QuarantineFile(_quarantine_path(quarantine_dir, item, used))
             try:
                 result = _ingest_one(
-                    store, item, readers.pop(n), rater, qfile, progress, clock, batch_rows
+                    store, item, readers.pop(n), qfile, progress, clock, batch_rows
                 )
             finally:
                 qfile.close()
@@ -288,7 +300,6 @@ def _ingest_one(
     store: Store,
     item: _Input,
     reader: Iterator[Any],
-    rater: _Rater | None,
     qfile: _QuarantineFile,
     progress: ProgressCallback | None,
     clock: Callable[[], datetime],
@@ -303,13 +314,14 @@ def _ingest_one(
     bad: list[QuarantinedRow] = []
 
     def flush() -> None:
+        rated = _rater()(good) if item.kind == "cdrs" and good else []  # before taking the lock
         at = clock()
         with store.begin() as conn:
             if good:
                 if item.kind == "subscribers":
                     result.accepted += store.upsert_subscribers(good, at=at, conn=conn)
                 elif item.kind == "cdrs":
-                    counts = store.insert_cdrs(good, at=at, file_id=record.id, conn=conn)
+                    counts = store.insert_cdrs(rated, at=at, file_id=record.id, conn=conn)
                     result.accepted += counts.new
                     result.duplicates += counts.duplicate
                 else:
@@ -330,8 +342,6 @@ def _ingest_one(
                     continue
                 bad.append(row)
                 qfile.write(row)
-            elif rater is not None and isinstance(row, CallDetailRecord):
-                good.append(rater(row))
             else:
                 good.append(row)
             if len(good) + len(bad) >= batch_rows:
