@@ -334,3 +334,27 @@ def test_every_metadata_example_is_classified_like_phonenumbers(example: tuple[i
     parsed = phonenumbers.parse(f"+{cc}{national}")
     assert phonenumbers.is_valid_number(parsed)
     assert JP.classify(f"+{cc}{national}").region == phonenumbers.region_code_for_number(parsed)
+
+
+def test_results_are_ordinary_frozen_number_infos() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    for result in NumberClassifier().classify_many(["+81312345678", "0312345678", "junk"]):
+        assert type(result) is NumberInfo
+        rebuilt = NumberInfo(
+            result.raw,
+            result.e164,
+            result.calling_code,
+            result.region,
+            result.number_type,
+            result.international,
+            result.error,
+        )
+        assert result == rebuilt and hash(result) == hash(rebuilt) and repr(result) == repr(rebuilt)
+        assert pickle.loads(pickle.dumps(result)) == result
+        assert copy.copy(result) == result
+        assert dataclasses.asdict(result)["raw"] == result.raw
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.raw = "x"  # type: ignore[misc]

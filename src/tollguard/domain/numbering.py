@@ -644,23 +644,35 @@ _REMOVED: Final = dict.fromkeys(
     None,
 )
 
-_new = object.__new__
-# Slot descriptors of NumberInfo: set fields directly, bypassing the frozen __setattr__, which
-# makes building the millions of results of a batch about twice as fast. Same object as the
-# dataclass constructor would build.
-_SETTERS: Final = tuple(
-    getattr(NumberInfo, name).__set__
-    for name in (
-        "raw",
-        "e164",
-        "calling_code",
-        "region",
-        "number_type",
-        "international",
-        "error",
-    )
-)
-_S_RAW, _S_E164, _S_CC, _S_REGION, _S_TYPE, _S_INTL, _S_ERROR = _SETTERS
+
+class _Builder:
+    """Same slots as :class:`NumberInfo`, but not frozen: builds results fast.
+
+    A frozen dataclass sets each field through ``object.__setattr__``, which makes building the
+    millions of results of a batch the most expensive step. A ``_Builder`` is filled with plain
+    attribute stores, then becomes a ``NumberInfo`` by ``__class__`` assignment (allowed since
+    both classes have the same slot layout): the result is an ordinary, frozen ``NumberInfo``.
+    """
+
+    __slots__ = NumberInfo.__slots__
+
+    def __init__(
+        self,
+        raw: str,
+        e164: str | None,
+        cc: int | None,
+        region: str | None,
+        kind: NumberType,
+        international: bool,
+        error: str | None,
+    ) -> None:
+        self.raw = raw
+        self.e164 = e164
+        self.calling_code = cc
+        self.region = region
+        self.number_type = kind
+        self.international = international
+        self.error = error
 
 
 def _info(
@@ -672,15 +684,9 @@ def _info(
     international: bool,
     error: str | None,
 ) -> NumberInfo:
-    info: NumberInfo = _new(NumberInfo)
-    _S_RAW(info, raw)
-    _S_E164(info, e164)
-    _S_CC(info, cc)
-    _S_REGION(info, region)
-    _S_TYPE(info, kind)
-    _S_INTL(info, international)
-    _S_ERROR(info, error)
-    return info
+    info: Any = _Builder(raw, e164, cc, region, kind, international, error)
+    info.__class__ = NumberInfo
+    return info  # type: ignore[no-any-return]
 
 
 def _to_ascii_digits(text: str) -> str:
@@ -845,21 +851,25 @@ class NumberClassifier:
         leaves_get = self._index.leaves.get
         home = self._home_cc
         more = _MORE
-        new = _new
-        s_raw, s_e164, s_cc, s_region, s_type, s_intl, s_error = _SETTERS
+        builder = _Builder
+        info_class = NumberInfo
         out: list[NumberInfo] = []
         append = out.append
         # Building millions of small objects triggers the cyclic garbage collector over and over
         # (it would double the cost); none of them can form a cycle, so pause it meanwhile.
         collecting = gc.isenabled()
         gc.disable()
+        room = max(1, limit - len(memo))
         try:
             for raw in raws:
-                if raw.__class__ is not str:
-                    append(self.classify(raw))
-                    continue
-                info = get(raw)
+                try:
+                    info = get(raw)
+                except TypeError:  # unhashable: not a string
+                    info = compute(raw)
                 if info is None:
+                    if raw.__class__ is not str:
+                        append(compute(raw))
+                        continue
                     found = None
                     if raw[:1] == "+":
                         digits = raw[1:]
@@ -893,16 +903,13 @@ class NumberClassifier:
                         info = compute(raw)
                     else:
                         cc, region, kind = found
-                        info = new(NumberInfo)
-                        s_raw(info, raw)
-                        s_e164(info, e164)
-                        s_cc(info, cc)
-                        s_region(info, region)
-                        s_type(info, kind)
-                        s_intl(info, cc != home)
-                        s_error(info, None)
-                    if len(memo) >= limit:
+                        built: Any = builder(raw, e164, cc, region, kind, cc != home, None)
+                        built.__class__ = info_class
+                        info = built
+                    room -= 1
+                    if not room:
                         memo.clear()
+                        room = limit
                     memo[raw] = info
                 append(info)
         finally:
