@@ -25,7 +25,7 @@ from tollguard.app.simulate.model import (
     pick_index,
     poisson,
 )
-from tollguard.app.simulate.numbers import foreign_number, jp_geographic, jp_mobile
+from tollguard.app.simulate.numbers import foreign_number, jp_geographic, jp_mobile, jp_service
 from tollguard.app.simulate.plan import Role
 
 # Relative call volume per hour of day (JST), by segment and day kind.
@@ -203,10 +203,14 @@ def generate(
                     callee = foreign_contact(rng, first_time.country)
                 else:
                     callee = foreign_contact(rng, common_country(rng))
-            elif rng.random() < 0.7:
-                callee = cust.dom_contacts[pick_index(rng, dom_cum)]
             else:
-                callee = jp_mobile(rng) if rng.random() < 0.45 else jp_geographic(rng)
+                u = rng.random()
+                if u < 0.7:
+                    callee = cust.dom_contacts[pick_index(rng, dom_cum)]
+                elif u < 0.74:  # freephone / navi-dial numbers of companies and services
+                    callee = jp_service(rng)
+                else:
+                    callee = jp_mobile(rng) if rng.random() < 0.45 else jp_geographic(rng)
             free_at = place(start, callee, international)
         if heavy and kind == WEEKDAY:
             _heavy_day(rng, base, place)

@@ -20,6 +20,8 @@ _KINDS = {
     "mobile": PhoneNumberType.MOBILE,
     "fixed": PhoneNumberType.FIXED_LINE,
     "premium": PhoneNumberType.PREMIUM_RATE,
+    "toll_free": PhoneNumberType.TOLL_FREE,
+    "uan": PhoneNumberType.UAN,
 }
 _AREA_WEIGHTS = [w for _, w in AREA_CODES]
 _AREAS = [a for a, _ in AREA_CODES]
@@ -149,6 +151,11 @@ def jp_geographic(rng: random.Random, area: str | None = None) -> str:
 def jp_mobile(rng: random.Random) -> str:
     """A Japanese mobile number (E.164): 090/080/070 + 8 digits."""
     return f"+81{rng.choice(MOBILE_PREFIXES)}{rng.randrange(1, 10)}{rng.randrange(10**7):07d}"
+
+
+def jp_service(rng: random.Random) -> str:
+    """A Japanese freephone (0120) or nationwide shared number (0570, "navi dial"), E.164."""
+    return template("JP", "toll_free" if rng.random() < 0.7 else "uan").draw(rng)
 
 
 def jp_ip_phone(rng: random.Random) -> str:
