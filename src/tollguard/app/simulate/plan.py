@@ -186,6 +186,81 @@ def _until_morning_after(period: Period, t: int) -> int:
     return day * DAY + 8 * HOUR
 
 
+def _lookalike_role(
+    kind: str, c: Customer, rng: random.Random, period: Period, first_day: int
+) -> Role:
+    """Look-alike behaviour ``kind`` of customer ``c`` (one-off ones fall in the attack window)."""
+    any_day = rng.randrange(min(first_day, period.days - 1), period.days) * DAY
+    if kind == "heavy_business":
+        role = Role(
+            kind,
+            0,
+            period.end_s,
+            description="calls abroad every weekday, "
+            "10-45 calls to 6-14 countries, several at once",
+        )
+    elif kind == "diaspora":
+        country = rng.choice(catalog.DIASPORA_DESTINATIONS)
+        role = Role(
+            kind,
+            0,
+            period.end_s,
+            country,
+            description=(f"family in {country}: 1-3 calls of 20-90 minutes every week, evenings"),
+        )
+    elif kind == "one_day_spike":
+        country = (
+            rng.choice(catalog.DIASPORA_DESTINATIONS) if rng.random() < 0.5 else common_country(rng)
+        )
+        what = (
+            "many foreign numbers in one office day"
+            if c.segment == BUSINESS
+            else f"family emergency: many long calls to {country} in one day"
+        )
+        role = Role(kind, any_day, any_day + DAY, country, description=what)
+    elif kind == "traveller":
+        country, offset = rng.choice(catalog.TRAVEL_COUNTRIES)
+        start = any_day + rng.randrange(DAY) - rng.randrange(5) * DAY
+        start = max(0, first_day * DAY - 3 * DAY, start)
+        end = min(start + rng.randint(7, 14) * DAY, period.end_s)
+        role = Role(
+            kind,
+            start,
+            end,
+            country,
+            offset,
+            description=(f"softphone from {country} (IP abroad), calls Japan and local numbers"),
+        )
+    elif kind == "dynamic_ip":
+        role = Role(
+            kind,
+            0,
+            period.end_s,
+            description=("address renumbered every 0.4-2.5 days within its ISP"),
+        )
+    elif kind == "first_time_international":
+        country = (
+            rng.choice(catalog.DIASPORA_DESTINATIONS) if rng.random() < 0.3 else common_country(rng)
+        )
+        role = Role(
+            kind,
+            any_day,
+            period.end_s,
+            country,
+            description=(f"first international calls ever, to {country}"),
+        )
+    else:
+        country = common_country(rng)
+        role = Role(
+            kind,
+            any_day,
+            any_day + DAY,
+            country,
+            description=(f"international barred on request; 2-6 attempts to {country} fail"),
+        )
+    return role
+
+
 def build_plan(
     seed: int, n: int, period: Period, attacks_from_day: int, attack_scale: float
 ) -> Plan:
@@ -193,7 +268,6 @@ def build_plan(
     rng = random.Random(f"{seed}:plan")
     plan = Plan()
     picker = _Picker(seed, n, rng)
-    window0 = attacks_from_day * DAY
     per10k = n / 10_000
 
     def add_role(c: Customer, role: Role) -> None:
@@ -213,85 +287,7 @@ def build_plan(
             c = picker.pick(conditions[kind])
             if c is None:
                 continue
-            any_day = rng.randrange(min(attacks_from_day, period.days - 1), period.days) * DAY
-            if kind == "heavy_business":
-                role = Role(
-                    kind,
-                    0,
-                    period.end_s,
-                    description="calls abroad every weekday, "
-                    "10-45 calls to 6-14 countries, several at once",
-                )
-            elif kind == "diaspora":
-                country = rng.choice(catalog.DIASPORA_DESTINATIONS)
-                role = Role(
-                    kind,
-                    0,
-                    period.end_s,
-                    country,
-                    description=(
-                        f"family in {country}: 1-3 calls of 20-90 minutes every week, evenings"
-                    ),
-                )
-            elif kind == "one_day_spike":
-                country = (
-                    rng.choice(catalog.DIASPORA_DESTINATIONS)
-                    if rng.random() < 0.5
-                    else common_country(rng)
-                )
-                what = (
-                    "many foreign numbers in one office day"
-                    if c.segment == BUSINESS
-                    else f"family emergency: many long calls to {country} in one day"
-                )
-                role = Role(kind, any_day, any_day + DAY, country, description=what)
-            elif kind == "traveller":
-                country, offset = rng.choice(catalog.TRAVEL_COUNTRIES)
-                start = any_day + rng.randrange(DAY) - rng.randrange(5) * DAY
-                start = max(0, window0 - 3 * DAY, start)
-                end = min(start + rng.randint(7, 14) * DAY, period.end_s)
-                role = Role(
-                    kind,
-                    start,
-                    end,
-                    country,
-                    offset,
-                    description=(
-                        f"softphone from {country} (IP abroad), calls Japan and local numbers"
-                    ),
-                )
-            elif kind == "dynamic_ip":
-                role = Role(
-                    kind,
-                    0,
-                    period.end_s,
-                    description=("address renumbered every 0.4-2.5 days within its ISP"),
-                )
-            elif kind == "first_time_international":
-                country = (
-                    rng.choice(catalog.DIASPORA_DESTINATIONS)
-                    if rng.random() < 0.3
-                    else common_country(rng)
-                )
-                role = Role(
-                    kind,
-                    any_day,
-                    period.end_s,
-                    country,
-                    description=(f"first international calls ever, to {country}"),
-                )
-            else:
-                country = common_country(rng)
-                role = Role(
-                    kind,
-                    any_day,
-                    any_day + DAY,
-                    country,
-                    description=(
-                        f"international barred on request; 2-6 attempts to {country} fail"
-                    ),
-                )
-            add_role(c, role)
+            add_role(c, _lookalike_role(kind, c, rng, period, attacks_from_day))
 
     heavy = [
         i for i, rs in sorted(plan.roles.items()) if any(r.kind == "heavy_business" for r in rs)
