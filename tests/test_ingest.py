@@ -274,3 +274,16 @@ def test_cli_errors(inputs: dict[str, Path], tmp_path: Path) -> None:
         ["--db", "sqlite:////nonexistent-dir/x/y.sqlite", "--cdrs", str(inputs["cdrs"])]
     )
     assert bad_db.exit_code == 1 and "cannot open the database" in bad_db.output
+
+
+def test_the_same_file_twice_in_one_run(
+    store: Store, inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy-of-cdrs.csv"
+    copy.write_bytes(inputs["cdrs"].read_bytes())
+    summary = ingest_files(
+        store, [], [inputs["cdrs"], inputs["cdrs"], copy], [], quarantine_dir=tmp_path / "q"
+    )
+    assert [f.skipped for f in summary.files] == [False, True, True]
+    assert counts(summary.files[0]) == (5, 3, 1, 1)
+    assert store.count("cdrs") == 3 and store.count("quarantine") == 1

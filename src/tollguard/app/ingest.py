@@ -269,16 +269,15 @@ def ingest_files(
                 readers[n] = _open_reader(item, cdr_format)
         used: set[Path] = set()
         for n, item in enumerate(inputs):
-            if n not in readers:
+            # Checked again: the same content may come twice in one run (the first one wins).
+            if n not in readers or not _needs_ingest(store, item):
                 summary.files.append(FileSummary(item.kind, item.path, skipped=True))
                 if progress is not None:
                     progress(IngestProgress(item.kind, item.path, 0, 0, True))
                 continue
             qfile = _QuarantineFile(_quarantine_path(quarantine_dir, item, used))
             try:
-                result = _ingest_one(
-                    store, item, readers.pop(n), qfile, progress, clock, batch_rows
-                )
+                result = _ingest_one(store, item, readers[n], qfile, progress, clock, batch_rows)
             finally:
                 qfile.close()
             summary.files.append(result)
