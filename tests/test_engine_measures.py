@@ -238,3 +238,34 @@ def test_every_action_carries_who_why_and_evidence() -> None:
 
 def test_sip_event_type_is_accepted() -> None:
     assert SipEvent(0.0, "192.0.2.1", "u", SipEventKind.REGISTER).event is SipEventKind.REGISTER
+
+
+def test_traveller_with_long_domestic_history_calls_abroad_from_abroad() -> None:
+    tr = Traffic()
+    trav = customer("t2", Segment.RESIDENTIAL, Service.IP)
+    for d in range(40):  # months of domestic calls only, from home
+        for i in range(3):
+            tr.call("t2", at(d, 18 + i), DOMESTIC, 120, "203.0.113.10")
+    korea = "010821012345678"
+    first = tr.call("t2", at(41, 11), korea, 300, "1.96.40.223")  # a local number, while abroad
+    home = tr.call("t2", at(41, 14), DOMESTIC, 300, "1.96.40.223")
+    _, out = run([trav], tr.ordered())
+    by_id = {d.call_id: d for d in decisions(out)}
+    assert by_id[first].allow and by_id[home].allow
+    assert actions(out, ActionKind.BLOCK_IP) == []
+
+
+def test_a_dear_range_is_denied_without_denying_the_whole_country() -> None:
+    tr = Traffic()
+    tw_mobile = "010886912345678"
+    office_history(tr, "tw", intl=[tw_mobile, US])
+    # A Taiwan premium-rate number at 2 a.m. (denied), then the usual Taiwan mobile in office
+    # hours the same day, while the denial is in force.
+    premium = tr.call("tw", at(32, 2), "010886204123456", 600)
+    mobile = tr.call("tw", at(32, 10), tw_mobile, 600)
+    _, out = run([customer("tw")], tr.ordered())
+    by_id = {d.call_id: d for d in decisions(out)}
+    assert not by_id[premium].allow
+    assert by_id[mobile].allow
+    deny = actions(out, ActionKind.DENY_DESTINATION)
+    assert deny[0].prefix and deny[0].prefix.startswith("886")

@@ -43,6 +43,8 @@ class Case:
     reasons: list[str] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     numbers: set[str] = field(default_factory=set)
+    recent_numbers: list[tuple[float, str]] = field(default_factory=list)
+    max_distinct_in_window: int = 0
     countries: set[str] = field(default_factory=set)
     high_risk_attempts: int = 0
     best_call_log_odds: float = -50.0
@@ -53,6 +55,14 @@ class Case:
     shared_address: bool = False
     attempts: list[ContactAttempt] = field(default_factory=list)
 
+    def add_risky_number(self, t: float, number: str, window_s: float) -> None:
+        """Record a risky number dialled; track the most distinct ones within ``window_s``."""
+        self.numbers.add(number)
+        self.recent_numbers = [(w, n) for w, n in self.recent_numbers if w > t - window_s]
+        self.recent_numbers.append((t, number))
+        distinct = len({n for _, n in self.recent_numbers})
+        self.max_distinct_in_window = max(self.max_distinct_in_window, distinct)
+
     def add_reason(self, reason: str) -> None:
         """Remember a reason once, in order of appearance."""
         if reason not in self.reasons:
@@ -61,8 +71,8 @@ class Case:
     def machine_behaviour(self, min_distinct_numbers: int) -> list[str]:
         """Signs of an automated attack rather than a person: what suspension requires."""
         signs = []
-        if len(self.numbers) >= min_distinct_numbers:
-            signs.append(f"{len(self.numbers)} distinct risky numbers dialled")
+        if self.max_distinct_in_window >= min_distinct_numbers:
+            signs.append(f"{self.max_distinct_in_window} distinct risky numbers within minutes")
         if self.peak_concurrent >= max(3, self.usual_max_concurrent + 2):
             signs.append(f"{self.peak_concurrent} concurrent international calls")
         if self.bruteforce:

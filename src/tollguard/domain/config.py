@@ -57,6 +57,10 @@ class SourceIpConfig:
     # used abroad) rather than from the customer's own compromised PBX.
     fraud_foreign_probability: float = 0.5
     foreign_pseudo_count: float = 10.0
+    # Travel is episodic, not per call: about 20 million departures a year for 125 million people
+    # (JNTO, 2019) at about a week each puts any customer abroad on ~0.3% of days, so a foreign
+    # address is never less likely than that for a legitimate customer.
+    foreign_floor_probability: float = 0.003
     # Likelihood ratio when the address is new to the customer but in a country they use.
     new_network_lr: float = 2.0
     known_address_lr: float = 0.5
@@ -130,7 +134,10 @@ class CaseConfig:
     # Suspend only when fraud is this probable, all contact attempts failed, and the evidence
     # shows machine behaviour (see policy docs).
     suspend_probability: float = 0.999
+    # A dialer hits many numbers quickly; a person retries one, and a busy office dials several
+    # over a day. Suspension needs this many distinct risky numbers within the window.
     min_distinct_numbers: int = 3
+    distinct_numbers_window_s: float = 1800.0
     persistence_lr: float = 2.0
     deny_destination_hours: float = 24.0
     foreign_ip_block_hours: float = 24.0

@@ -2,8 +2,9 @@
 
 Controls hold what is in force, each with an expiry, and answer :meth:`Controls.authorize` from
 memory. They never decide anything themselves: the policy (or an operator) puts them in place.
-Country restrictions are keyed by the country alone (secrecy of communications: only the country
-code of a called number is examined for them).
+Per-customer destination denials are keyed by country (ISO alpha-2) or by tariff range
+(``+`` and the rate-deck prefix). Country restrictions are keyed by the country alone (secrecy of
+communications: only the country code of a called number is examined for them).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class Controls:
         return self._ip.get(ip) if ip else None
 
     def destination_denied(self, subscriber_id: str, region: str | None) -> Control | None:
-        """A denial of one customer's calls to one country, if any."""
+        """A denial of one customer's calls to a country or ``+range``, if any."""
         return self._dest.get((subscriber_id, region)) if region else None
 
     def range_denied(self, e164: str | None) -> Control | None:
@@ -166,6 +167,7 @@ class Controls:
         e164: str | None,
         source_ip: str | None,
         t: float,
+        rate_prefix: str = "",
     ) -> DenyReason | None:
         """Why a call must be refused under the controls in force, or ``None`` to go on.
 
@@ -187,6 +189,10 @@ class Controls:
             if c is not None and c.active(t):
                 return DenyReason.COUNTRY_RESTRICTED
             c = self._dest.get((subscriber_id, region))
+            if c is not None and c.active(t):
+                return DenyReason.DESTINATION_DENIED
+        if rate_prefix and self._dest:
+            c = self._dest.get((subscriber_id, "+" + rate_prefix))
             if c is not None and c.active(t):
                 return DenyReason.DESTINATION_DENIED
         if self._ranges:

@@ -125,6 +125,7 @@ class Engine:
         self.calendar = LocalCalendar(self.config.timezone, self.config.home_region)
         self.band_edges = band_edges(reference_rate(self.tariff, self.classifier.plan.calling_code))
         self._cc_region: dict[int, str | None] = {}
+        self._cc_rate: dict[int, float] = {}
         self.controls = Controls()
         self.subscribers: dict[str, Subscriber] = {}
         self.usernames: dict[str, str] = {}
@@ -245,7 +246,19 @@ class Engine:
             ip_public=public,
             bucket=self.calendar.bucket(t),
             day=self.calendar.local_day(t),
+            rate_prefix=rate.prefix if rate else "",
+            country_rate_per_min=self._country_rate(info.calling_code),
         )
+
+    def _country_rate(self, cc: int | None) -> float:
+        """The tariff's rate for the bare calling code (the country's ordinary rate)."""
+        if cc is None:
+            return 0.0
+        hit = self._cc_rate.get(cc)
+        if hit is None:
+            rate = self.tariff.lookup(f"+{cc}")
+            hit = self._cc_rate[cc] = rate.rate_per_min if rate else 0.0
+        return hit
 
     def _region_of_code(self, cc: int) -> str | None:
         """The main region of a calling code, for numbers too malformed to place exactly."""
@@ -260,7 +273,7 @@ class Engine:
         if ctx.international:
             self.policy.observe_attempt(ctx, out)
         deny = self.controls.authorize(
-            sid, ctx.international, ctx.region, ctx.e164, ctx.source_ip, t
+            sid, ctx.international, ctx.region, ctx.e164, ctx.source_ip, t, ctx.rate_prefix
         )
         if deny is not None:
             self.dropped.add(event.call_id)

@@ -343,7 +343,7 @@ class TollguardPolicy:
         if case is not None and reason is DenyReason.DESTINATION_DENIED:
             case.high_risk_attempts += 1
             if ctx.e164:
-                case.numbers.add(ctx.e164)
+                case.add_risky_number(ctx.time, ctx.e164, self.cfg.case.distinct_numbers_window_s)
         if reason is DenyReason.CUSTOMER_REQUESTED:
             cust = self.customer(ctx.subscriber_id)
             if cust.barred_alert_day != ctx.day:
@@ -528,7 +528,7 @@ class TollguardPolicy:
         if cust.conc is not None:
             case.usual_max_concurrent = cust.conc.max_active
         if ctx.e164:
-            case.numbers.add(ctx.e164)
+            case.add_risky_number(ctx.time, ctx.e164, cfg.case.distinct_numbers_window_s)
         for e in evs:
             if e.reason:
                 case.add_reason(e.reason)
@@ -545,13 +545,16 @@ class TollguardPolicy:
                 facts,
             )
         )
-        if ctx.region and self.engine.controls.destination_denied(sid, ctx.region) is None:
-            case.countries.add(ctx.region)
+        subject = self._denial_subject(ctx)
+        if subject and self.engine.controls.destination_denied(sid, subject) is None:
+            if ctx.region:
+                case.countries.add(ctx.region)
             until = ctx.time + cfg.case.deny_destination_hours * _HOUR
             reason = "call to this destination judged fraudulent; further calls denied"
             control = Control(
-                ControlKind.DESTINATION_DENIAL, ctx.region, reason, ctx.time, until, ACTOR, sid
+                ControlKind.DESTINATION_DENIAL, subject, reason, ctx.time, until, ACTOR, sid
             )
+            is_range = subject.startswith("+")
             action = Action(
                 ctx.time,
                 ActionKind.DENY_DESTINATION,
@@ -559,20 +562,39 @@ class TollguardPolicy:
                 ACTOR,
                 subscriber_id=sid,
                 country=ctx.region,
+                prefix=subject[1:] if is_range else None,
                 until=until,
                 evidence=facts,
             )
             self.engine.put_control(control, action, out)
             for call in self.engine.customer_calls(sid):
-                if call.ctx.region == ctx.region:
+                if is_range:
+                    same = call.ctx.rate_prefix == subject[1:]
+                else:
+                    same = call.ctx.region == ctx.region
+                if same:
                     self.engine.terminate(call.ctx.call_id, ctx.time, "destination_denied", out)
         self._maybe_block_foreign_ip(ctx, case, out)
         self._maybe_suspend(case, ctx.time, out)
 
+    def _denial_subject(self, ctx: CallContext) -> str | None:
+        """What to deny the customer: the dear range when the range, not the country, is the
+        risk (its rate is at least twice the country's); otherwise the country."""
+        if ctx.rate_prefix and ctx.rate_per_min >= 2.0 * ctx.country_rate_per_min > 0:
+            return "+" + ctx.rate_prefix
+        return ctx.region
+
     def _maybe_block_foreign_ip(self, ctx: CallContext, case: Case, out: list[Output]) -> None:
-        """During an anomaly, block a foreign address the customer has never used."""
+        """During a serious anomaly, block a foreign address the customer has never used.
+
+        Serious: the case shows machine behaviour or is near-certain; one denied call of a
+        traveller is not enough to cut them off from calling home.
+        """
         ip = ctx.source_ip
         if ip is None or not ctx.ip_public or ctx.ip_country in (None, self.cfg.home_region):
+            return
+        serious = case.machine_behaviour(self.cfg.case.min_distinct_numbers)
+        if not serious and self.case_probability(case) < self.cfg.case.suspend_probability:
             return
         if not self._is_ip_line(ctx.subscriber_id):
             return

@@ -47,3 +47,5 @@ class CallContext:
     ip_public: bool
     bucket: int
     day: int
+    rate_prefix: str = ""
+    country_rate_per_min: float = 0.0

@@ -72,6 +72,7 @@ class SourceIpHistory:
         pseudo_count: float,
         new_network_lr: float,
         known_address_lr: float,
+        floor_probability: float = 0.003,
     ) -> Evidence:
         """Evidence from where the call comes from."""
         facts = {"ip": ip, "ip_country": country, "usual_countries": sorted(self.countries)}
@@ -87,5 +88,6 @@ class SourceIpHistory:
             return Evidence(self.name, 1.0, None, facts)
         foreign = sum(v for k, v in self.countries.items() if k != home_region)
         p_foreign = (foreign + pseudo_count * population_foreign_share) / (self.n + pseudo_count)
+        p_foreign = max(p_foreign, floor_probability)
         lr = clamp_lr(fraud_foreign_probability / max(p_foreign, 1e-6))
         return Evidence(self.name, lr, "unusual_source_country" if lr >= 5 else None, facts)
