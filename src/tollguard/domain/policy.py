@@ -420,6 +420,7 @@ class TollguardPolicy:
                     ip_cfg.foreign_pseudo_count,
                     ip_cfg.new_network_lr,
                     ip_cfg.known_address_lr,
+                    ip_cfg.foreign_floor_probability,
                 )
             )
             if ctx.ip_public:
@@ -756,6 +757,7 @@ class TollguardPolicy:
             "countries": sorted(case.countries),
             "numbers_dialled": len(case.numbers),
         }
+        case.state = CaseState.SUSPENDED  # before cutting calls: their ends re-enter the meter
         control = Control(ControlKind.SUSPENSION, sid, reason, t, math.inf, ACTOR)
         self.engine.put_control(
             control,
@@ -782,7 +784,6 @@ class TollguardPolicy:
                 evidence={"channel": "email", "template": "post_suspension"},
             )
         )
-        case.state = CaseState.SUSPENDED
 
     def contact_outcome(self, event: ContactOutcome, out: list[Output]) -> None:
         """The customer answered (or not): restore, suspend or keep trying."""
