@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -358,3 +360,32 @@ def test_results_are_ordinary_frozen_number_infos() -> None:
         assert dataclasses.asdict(result)["raw"] == result.raw
         with pytest.raises(dataclasses.FrozenInstanceError):
             result.raw = "x"  # type: ignore[misc]
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def test_cli_classify_json_and_table(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tollguard.cli import _register, app
+
+    _register()
+    listing = tmp_path / "numbers.txt"
+    listing.write_text("0312345678\n\n+881612345678\njunk\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["numbers", "classify", "010-1-876-555-1234", "--file", str(listing), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["e164"] for r in rows] == ["+18765551234", "+81312345678", "+881612345678", None]
+    assert [r["region"] for r in rows] == ["JM", "JP", "001", None]
+    assert rows[2]["number_type"] == "satellite" and rows[3]["error"]
+    table = CliRunner().invoke(app, ["numbers", "classify", "--plan", "GB", "020 7946 0000"])
+    assert table.exit_code == 0 and "+442079460000" in table.output
+    bad = CliRunner().invoke(app, ["numbers", "classify", "--plan", "XX", "1"])
+    assert bad.exit_code != 0
+    empty = CliRunner().invoke(app, ["numbers", "classify"])
+    assert empty.exit_code != 0

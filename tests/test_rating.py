@@ -283,3 +283,38 @@ def test_missing_deck_file(tmp_path: Path) -> None:
 def test_rates_must_have_digit_prefixes() -> None:
     with pytest.raises(ValueError, match="digits"):
         Tariff([Rate("+44", "UK", 1.0, 1)])
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def test_cli_rate(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tollguard.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+    single = runner.invoke(app, ["rate", "01018765551234", "61", "--json"])
+    assert single.exit_code == 0, single.output
+    row = json.loads(single.output)
+    assert (row["e164"], row["prefix"], row["charge_jpy"]) == ("+18765551234", "1876", 330.0)
+
+    calls = tmp_path / "calls.csv"
+    calls.write_text("number,seconds\n+442079460000,61\n+447400123456,7\nnonsense,10\n")
+    deck = tmp_path / "deck.csv"
+    deck.write_text(DECK, encoding="utf-8")
+    result = runner.invoke(app, ["rate", "--file", str(calls), "--deck", str(deck), "--json"])
+    assert result.exit_code == 0, result.output
+    charges = [json.loads(line)["charge_jpy"] for line in result.output.splitlines()]
+    assert charges == pytest.approx([180.0, 2 * 6 * 150 / 60, DEFAULT_FALLBACK.charge(10)])
+    table = runner.invoke(app, ["rate", "--file", str(calls), "--deck", str(deck)])
+    assert table.exit_code == 0 and "total" in table.output
+
+    deck.write_text("prefix,destination,rate_per_min,increment_s\n44,UK,x,30\n")
+    bad = runner.invoke(app, ["rate", "+442079460000", "60", "--deck", str(deck)])
+    assert bad.exit_code == 2
+    assert "rate_per_min" in bad.output
+    assert runner.invoke(app, ["rate", "+442079460000"]).exit_code != 0
