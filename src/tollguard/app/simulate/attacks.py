@@ -160,7 +160,8 @@ def victim_rows(
     elif kind == "daytime_business":
         _pump(rng, emit, cust, inc, timeline, inc.start, min(inc.end, horizon), inc.channels, ip)
     elif kind == "wangiri":
-        numbers = [inc.ranges[0][1].draw(rng) for _ in range(rng.randint(1, 3))]
+        bait = random.Random(f"{seed}:incident:{inc.incident_id}:bait")  # shared by all victims
+        numbers = [inc.ranges[0][1].draw(bait) for _ in range(bait.randint(1, 4))]
         t = inc.start + min(int(rng.expovariate(1 / (45 * 60))), 6 * HOUR)
         callee = rng.choice(numbers)
         for _ in range(rng.choices((1, 2, 3), (70, 25, 5))[0]):
