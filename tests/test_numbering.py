@@ -389,3 +389,28 @@ def test_cli_classify_json_and_table(tmp_path: Path) -> None:
     assert bad.exit_code != 0
     empty = CliRunner().invoke(app, ["numbers", "classify"])
     assert empty.exit_code != 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    region=st.sampled_from(["JP", "US", "GB", "RU", "IT", "FR"]),
+    raws=st.lists(
+        st.one_of(
+            st.text(alphabet="0123456789", min_size=0, max_size=18),
+            st.text(alphabet="0123456789", min_size=1, max_size=16).map(lambda s: "+" + s),
+            st.sampled_from(["010", "011", "00", "0", "1", "8", "810", "0033", "001"]).flatmap(
+                lambda p: st.text(alphabet="0123456789", min_size=0, max_size=14).map(
+                    lambda s: p + s
+                )
+            ),
+            st.text(alphabet="0123456789+-() abc＋０１", min_size=0, max_size=16),
+        ),
+        max_size=25,
+    ),
+)
+def test_batch_path_equals_single_path(region: str, raws: list[str]) -> None:
+    """classify_many's inline fast path gives exactly what classify gives, under every plan."""
+    plan = NumberingPlan.for_region(region)
+    batch = NumberClassifier(plan).classify_many(raws * 2)  # second half: memo hits
+    single = [NumberClassifier(plan).classify(raw) for raw in raws]
+    assert batch == single * 2

@@ -851,6 +851,7 @@ class NumberClassifier:
         leaves_get = self._index.leaves.get
         home = self._home_cc
         more = _MORE
+        first = _FAST_DEPTH
         builder = _Builder
         info_class = NumberInfo
         out: list[NumberInfo] = []
@@ -878,21 +879,18 @@ class NumberClassifier:
                     else:
                         plain = raw.isdecimal() and raw.isascii()
                         if plain:
-                            if one_intl and raw.startswith(one_intl) and raw[:2] not in heads:
+                            if not one_intl or raw[:2] in heads:
+                                digits = dialled(raw)
+                            elif raw.startswith(one_intl):
                                 digits = raw[len_intl:]
-                            elif (
-                                one_intl
-                                and trunk
-                                and raw.startswith(trunk)
-                                and raw[:2] not in heads
-                            ):
+                            elif trunk and raw.startswith(trunk):
                                 digits = home_digits + raw[len_trunk:]
                             else:
-                                digits = dialled(raw)
+                                digits = home_digits + raw
                             e164 = "+" + digits
                     if plain:
                         total = len(digits)
-                        k = _FAST_DEPTH
+                        k = first
                         leaf = leaves_get(digits[:k])
                         while leaf is more and k < total:
                             k += 1
