@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["BenchResult", "best_of", "collect", "machine", "main", "render_section"]
+__all__ = [
+    "BenchResult",
+    "Timing",
+    "best_of",
+    "collect",
+    "machine",
+    "main",
+    "measure",
+    "render_section",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +59,32 @@ class BenchResult:
 Benchmark = Callable[[], "BenchResult | list[BenchResult]"]
 
 
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Seconds per call of a measured function: wall clock best and median, CPU best."""
+
+    best: float
+    median: float
+    cpu_best: float
+
+
+def measure(runs: int, fn: Callable[[], object]) -> Timing:
+    """Time ``runs`` calls of ``fn`` (wall clock and this process's CPU time)."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    wall.sort()
+    return Timing(wall[0], wall[len(wall) // 2], min(cpu))
+
+
 def best_of(runs: int, fn: Callable[[], object]) -> tuple[float, float]:
     """(best, median) wall-clock seconds of ``runs`` calls of ``fn``."""
-    times: list[float] = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[0], times[len(times) // 2]
+    timing = measure(runs, fn)
+    return timing.best, timing.median
 
 
 def groups() -> list[str]:
