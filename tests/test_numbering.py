@@ -44,6 +44,8 @@ def info(raw: str, classifier: NumberClassifier = JP) -> NumberInfo:
         ("010 1 212 555 0123", "+12125550123", "US", NumberType.FIXED_LINE_OR_MOBILE),
         ("0033010442079460000", "+442079460000", "GB", NumberType.FIXED_LINE),  # NTT Com 0033
         ("001010442079460000", "+442079460000", "GB", NumberType.FIXED_LINE),  # KDDI 001
+        ("184010442079460000", "+442079460000", "GB", NumberType.FIXED_LINE),  # 184: hide ID
+        ("1860312345678", "+81312345678", "JP", NumberType.FIXED_LINE),  # 186: show caller ID
         ("tel:+81-3-1234-5678", "+81312345678", "JP", NumberType.FIXED_LINE),
         ("sip:+442079460000@pbx.example;user=phone", "+442079460000", "GB", NumberType.FIXED_LINE),
         ("+44 (0)20 7946 0000", "+442079460000", "GB", NumberType.FIXED_LINE),

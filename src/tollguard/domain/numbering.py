@@ -122,15 +122,18 @@ class NumberInfo:
 # --------------------------------------------------------------------------------------------
 
 _NANP_REGIONS: Final = frozenset(COUNTRY_CODE_TO_REGION_CODE[1])
-_JP_CARRIER_CODES: Final = ("0033", "0041", "0046", "0061", "0091", "001")
+# Carrier selection codes (KDDI 001, NTT Com 0033, SoftBank 0041/0046/0061...) and the caller-ID
+# prefixes 184 (withhold) and 186 (show), dialled before 010 or 0.
+_JP_CARRIER_CODES: Final = ("0033", "0041", "0046", "0061", "0091", "001", "184", "186")
 
 
 @dataclass(frozen=True, slots=True)
 class NumberingPlan:
     """How customers dial: international prefixes, trunk (national) prefix, home region.
 
-    ``carrier_prefixes`` are carrier selection codes that may precede the dialled number (in Japan
-    ``0033``, ``001``... before ``010``); they are removed before the number is read.
+    ``carrier_prefixes`` may precede the dialled number and are removed when an international or
+    trunk prefix follows them: in Japan carrier selection codes (``0033``, ``001``... before
+    ``010``) and the caller-ID prefixes ``184``/``186``.
     """
 
     home_region: str = "JP"
@@ -142,11 +145,11 @@ class NumberingPlan:
     def for_region(cls, region: str) -> NumberingPlan:
         """The plan of a region.
 
-        JP: ``010`` / ``0`` with Japanese carrier codes; NANP regions (US, CA, JM...): ``011`` /
-        ``1``; GB: ``00`` / ``0``. Any other region known to ``phonenumbers``: its metadata's
-        international and national prefixes, ``"00"`` and no trunk prefix when the metadata has
-        none (as in Italy, where the leading 0 belongs to the number). Raises ``ValueError`` for
-        an unknown region.
+        JP: ``010`` / ``0`` with Japanese carrier and caller-ID prefixes; NANP regions (US, CA,
+        JM...): ``011`` / ``1``; GB: ``00`` / ``0``. Any other region known to
+        ``phonenumbers``: its metadata's international and national prefixes, ``"00"`` and no
+        trunk prefix when the metadata has none (as in Italy, where the leading 0 belongs to
+        the number). Raises ``ValueError`` for an unknown region.
         """
         code = region.strip().upper()
         if code == "JP":
