@@ -186,6 +186,7 @@ class NumberingPlan:
 
 _DIGITS: Final = "0123456789"
 _LENGTH_HORIZON: Final = 21  # remaining lengths considered (> MAX_NATIONAL_DIGITS)
+_ALL_LENGTHS: Final = (1 << _LENGTH_HORIZON) - 1
 
 
 class _Nfa:
@@ -326,23 +327,26 @@ class _Dfa:
         return found
 
     def lengths(self, state: int) -> int | None:
+        """Accepted remaining lengths of ``state`` as a bit mask, if only the length matters.
+
+        A state is length-only exactly when all ten successors are length-only with the same
+        mask (then its mask is that mask shifted, plus its own acceptance). Cycles other than a
+        state looping to itself on every digit (``\\d*``) count as not length-only, which is
+        safe: the index then looks at more digits.
+        """
         if state in self._lengths:
             return self._lengths[state]
-        mask = 0
-        layer = {state}
+        self._lengths[state] = None  # in progress
+        successors = {self.step(state, d) for d in _DIGITS}
         result: int | None = None
-        for k in range(_LENGTH_HORIZON):
-            verdicts = {self.accepting[s] for s in layer}
-            if len(verdicts) > 1:
-                break
-            if True in verdicts:
-                mask |= 1 << k
-            if layer == {0}:
-                result = mask
-                break
-            layer = {self.step(s, d) for s in layer for d in _DIGITS}
+        if successors == {state}:
+            result = _ALL_LENGTHS if self.accepting[state] else 0
         else:
-            result = mask
+            masks = {self.lengths(t) for t in successors}
+            if len(masks) == 1:
+                (mask,) = masks
+                if mask is not None:
+                    result = (int(self.accepting[state]) | (mask << 1)) & _ALL_LENGTHS
         self._lengths[state] = result
         return result
 
