@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from tollguard.adapters.readers import read_any_cdrs, read_sip_events, read_subscribers
@@ -43,6 +43,7 @@ from tollguard.domain.records import (
 DRAIN_SECONDS = 3600.0
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -58,20 +59,24 @@ class ReplayInputs:
 def load_inputs(subscribers: Path, cdrs: Path, sip_events: Path | None = None) -> ReplayInputs:
     """Read and validate the input files; CDRs sorted by start, SIP events by time (stable)."""
     quarantined: list[QuarantinedRow] = []
-    subs: list[Subscriber] = []
-    for item in read_subscribers(subscribers):
-        (quarantined if isinstance(item, QuarantinedRow) else subs).append(item)  # type: ignore[arg-type]
-    records: list[CallDetailRecord] = []
-    for rec in read_any_cdrs(cdrs):
-        (quarantined if isinstance(rec, QuarantinedRow) else records).append(rec)  # type: ignore[arg-type]
+    subs = _split(read_subscribers(subscribers), quarantined)
+    records = _split(read_any_cdrs(cdrs), quarantined)
     if any(records[i].start > records[i + 1].start for i in range(len(records) - 1)):
         records.sort(key=lambda r: r.start)
-    sips: list[SipSecurityEvent] = []
-    if sip_events is not None:
-        for ev in read_sip_events(sip_events):
-            (quarantined if isinstance(ev, QuarantinedRow) else sips).append(ev)  # type: ignore[arg-type]
-        sips.sort(key=lambda e: e.time)
+    sips = _split(read_sip_events(sip_events), quarantined) if sip_events is not None else []
+    sips.sort(key=lambda e: e.time)
     return ReplayInputs(subs, records, sips, quarantined)
+
+
+def _split(items: Iterable[T | QuarantinedRow], quarantined: list[QuarantinedRow]) -> list[T]:
+    """The good records of a reader, in order; its bad rows are appended to ``quarantined``."""
+    good: list[T] = []
+    for item in items:
+        if isinstance(item, QuarantinedRow):
+            quarantined.append(item)
+        else:
+            good.append(item)
+    return good
 
 
 def events_from(inputs: ReplayInputs) -> Iterator[Event]:

@@ -49,7 +49,7 @@ from tollguard.domain.events import (
 from tollguard.domain.ipinfo import IpLocator, IpScope
 from tollguard.domain.numbering import NumberClassifier, NumberingPlan
 from tollguard.domain.rating import Tariff
-from tollguard.domain.records import IntlStatus, Service, Subscriber
+from tollguard.domain.records import IntlStatus, Subscriber
 from tollguard.domain.restricted import RestrictedDestinationList
 
 _SNAPSHOT_VERSION = 1
@@ -344,74 +344,23 @@ class Engine:
 
     def apply_manual(self, event: ManualControl, out: list[Output]) -> None:
         """Apply an operator's control change (the action records who and why)."""
-        t, kind, subject = event.time, event.action, event.subject
-        until = event.until if event.until is not None else math.inf
-        sid = country = prefix = ip = None
-        control: Control | None = None
-        lift: tuple[ControlKind, str | None] | None = None
-        if kind in (ActionKind.SUSPEND_INTERNATIONAL, ActionKind.RESTORE_INTERNATIONAL):
-            sid = subject
-            if kind is ActionKind.SUSPEND_INTERNATIONAL:
-                control = Control(
-                    ControlKind.SUSPENSION, subject, event.reason, t, until, event.actor
-                )
-            else:
-                lift = (ControlKind.SUSPENSION, None)
-        elif kind in (ActionKind.RESTRICT_COUNTRY, ActionKind.LIFT_COUNTRY):
-            country = subject
-            if kind is ActionKind.RESTRICT_COUNTRY:
-                control = Control(
-                    ControlKind.COUNTRY_RESTRICTION, subject, event.reason, t, until, event.actor
-                )
-            else:
-                lift = (ControlKind.COUNTRY_RESTRICTION, None)
-        elif kind in (ActionKind.BLOCK_IP, ActionKind.UNBLOCK_IP):
-            ip = subject
-            if kind is ActionKind.BLOCK_IP:
-                control = Control(
-                    ControlKind.IP_BLOCK, subject, event.reason, t, until, event.actor
-                )
-            else:
-                lift = (ControlKind.IP_BLOCK, None)
-        elif kind in (ActionKind.DENY_DESTINATION, ActionKind.ALLOW_DESTINATION):
-            sid = event.subscriber_id
-            if sid is None:
-                prefix = subject
-            else:
-                country = subject
-            if kind is ActionKind.DENY_DESTINATION:
-                control = Control(
-                    ControlKind.DESTINATION_DENIAL,
-                    subject,
-                    event.reason,
-                    t,
-                    until,
-                    event.actor,
-                    sid,
-                )
-            else:
-                lift = (ControlKind.DESTINATION_DENIAL, sid)
-        else:
-            raise ValueError(f"{kind.value} is not a control change")
-        action = Action(
-            t,
-            kind,
-            event.reason,
-            event.actor,
-            subscriber_id=sid,
-            country=country,
-            prefix=prefix,
-            ip=ip,
-            until=event.until,
-            evidence={"manual": True},
+        change = _MANUAL.get(event.action)
+        if change is None:
+            raise ValueError(f"{event.action.value} is not a control change")
+        kind, put = change
+        t, subject = event.time, event.subject
+        dest_sid = event.subscriber_id if kind is ControlKind.DESTINATION_DENIAL else None
+        action = _where(kind, subject, dest_sid).action(
+            t, event.action, event.reason, event.actor, event.until, {"manual": True}
         )
-        if control is not None:
+        if put:
+            until = event.until if event.until is not None else math.inf
+            control = Control(kind, subject, event.reason, t, until, event.actor, dest_sid)
             self.put_control(control, action, out)
         else:
-            assert lift is not None
-            self.controls.lift(lift[0], subject, lift[1])
+            self.controls.lift(kind, subject, dest_sid)
             out.append(action)
-        if kind is ActionKind.SUSPEND_INTERNATIONAL:
+        if event.action is ActionKind.SUSPEND_INTERNATIONAL:
             for call in self.customer_calls(subject):
                 self.terminate(call.ctx.call_id, t, "international_suspended", out)
 
@@ -438,26 +387,70 @@ class Engine:
 _NOT_STATE = {"classifier", "tariff", "ips", "calendar"}
 
 
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where a control applies, as the fields of its :class:`Action`."""
+
+    subscriber_id: str | None = None
+    country: str | None = None
+    prefix: str | None = None
+    ip: str | None = None
+
+    def action(
+        self,
+        t: float,
+        kind: ActionKind,
+        reason: str,
+        actor: str,
+        until: float | None,
+        evidence: dict[str, Any],
+    ) -> Action:
+        return Action(
+            t,
+            kind,
+            reason,
+            actor,
+            subscriber_id=self.subscriber_id,
+            country=self.country,
+            prefix=self.prefix,
+            ip=self.ip,
+            until=until,
+            evidence=evidence,
+        )
+
+
+def _where(kind: ControlKind, subject: str, subscriber_id: str | None) -> _Where:
+    if kind is ControlKind.SUSPENSION:
+        return _Where(subscriber_id=subject)
+    if kind is ControlKind.COUNTRY_RESTRICTION:
+        return _Where(country=subject)
+    if kind is ControlKind.IP_BLOCK:
+        return _Where(ip=subject)
+    if subscriber_id is None:
+        return _Where(prefix=subject)
+    return _Where(subscriber_id=subscriber_id, country=subject)
+
+
+#: Operator control changes: the control they concern, and whether they put it (or lift it).
+_MANUAL: dict[ActionKind, tuple[ControlKind, bool]] = {
+    ActionKind.SUSPEND_INTERNATIONAL: (ControlKind.SUSPENSION, True),
+    ActionKind.RESTORE_INTERNATIONAL: (ControlKind.SUSPENSION, False),
+    ActionKind.RESTRICT_COUNTRY: (ControlKind.COUNTRY_RESTRICTION, True),
+    ActionKind.LIFT_COUNTRY: (ControlKind.COUNTRY_RESTRICTION, False),
+    ActionKind.BLOCK_IP: (ControlKind.IP_BLOCK, True),
+    ActionKind.UNBLOCK_IP: (ControlKind.IP_BLOCK, False),
+    ActionKind.DENY_DESTINATION: (ControlKind.DESTINATION_DENIAL, True),
+    ActionKind.ALLOW_DESTINATION: (ControlKind.DESTINATION_DENIAL, False),
+}
+
+#: The action that records a control being lifted.
+_LIFTED: dict[ControlKind, ActionKind] = {k: a for a, (k, put) in _MANUAL.items() if not put}
+
+
 def _lift_action(c: Control, t: float) -> Action:
     evidence: dict[str, Any] = {"since": c.since, "expired": True}
-    reason = f"expired: {c.reason}"
-    if c.kind is ControlKind.COUNTRY_RESTRICTION:
-        return Action(t, ActionKind.LIFT_COUNTRY, reason, country=c.subject, evidence=evidence)
-    if c.kind is ControlKind.IP_BLOCK:
-        return Action(t, ActionKind.UNBLOCK_IP, reason, ip=c.subject, evidence=evidence)
-    if c.kind is ControlKind.SUSPENSION:
-        return Action(
-            t, ActionKind.RESTORE_INTERNATIONAL, reason, subscriber_id=c.subject, evidence=evidence
-        )
-    return Action(
-        t,
-        ActionKind.ALLOW_DESTINATION,
-        reason,
-        subscriber_id=c.subscriber_id,
-        country=c.subject if c.subscriber_id else None,
-        prefix=None if c.subscriber_id else c.subject,
-        evidence=evidence,
-    )
+    where = _where(c.kind, c.subject, c.subscriber_id)
+    return where.action(t, _LIFTED[c.kind], f"expired: {c.reason}", "tollguard", None, evidence)
 
 
 def reference_rate(tariff: Tariff, home_cc: int) -> float:
@@ -477,9 +470,3 @@ def _make_policy(name: str, engine: Engine) -> Policy:
 
         return ReferencePolicy(engine)
     raise ValueError(f"unknown policy {name!r} (known: tollguard, reference)")
-
-
-def is_ip_line(engine: Engine, subscriber_id: str) -> bool:
-    """True when the customer's line is SIP over IP."""
-    sub = engine.subscribers.get(subscriber_id)
-    return sub is None or sub.service is Service.IP
