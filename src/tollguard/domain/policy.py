@@ -105,6 +105,8 @@ class TollguardPolicy:
         self.range_burst = RangeBurst()
         self.cases: dict[str, Case] = {}
         self.closed_cases: list[Case] = []
+        # (source address, subscriber) -> when that customer's credential was brute-forced from it
+        self.bruteforced_lines: dict[tuple[str, str], float] = {}
         self._prior = math.log(
             self.cfg.risk.prior_fraud_probability / (1 - self.cfg.risk.prior_fraud_probability)
         )
@@ -468,15 +470,11 @@ class TollguardPolicy:
         return evs
 
     def _bruteforced(self, ctx: CallContext) -> bool:
-        sip = self.sip
-        if not sip.bruteforced:
+        """True if this customer's SIP credential was brute-forced from this call's address."""
+        if ctx.source_ip is None:
             return False
-        sub = self.engine.subscribers.get(ctx.subscriber_id)
-        names = [ctx.subscriber_id, *(sub.numbers if sub else ())]
-        mem = self.cfg.sip_flood.bruteforce_memory_s
-        return any(sip.bruteforced_at(ctx.source_ip, n, ctx.time, mem) for n in names) or any(
-            sip.bruteforced_at(ctx.source_ip, n.lstrip("+"), ctx.time, mem) for n in names
-        )
+        when = self.bruteforced_lines.get((ctx.source_ip, ctx.subscriber_id))
+        return when is not None and ctx.time - when <= self.cfg.sip_flood.bruteforce_memory_s
 
     def assess(self, ctx: CallContext, out: list[Output]) -> tuple[bool, tuple[str, ...], float]:
         """Decide one international call; register it as active when allowed."""
@@ -847,22 +845,21 @@ class TollguardPolicy:
             cfg.min_usernames,
             cfg.single_user_failures,
         )
-        if event.event.value in ("auth_success", "register"):
-            sid = self.engine.subscriber_for_username(event.username)
-            ipi = self.engine.ips.lookup(event.source_ip)
-            if sid is not None and ev is None and ipi.scope.value == "public":
-                cust = self.customer(sid)
-                known = cust.ips is not None and (
-                    cust.ips.knows(event.source_ip) or ipi.country in cust.ips.countries
-                )
-                if cust.ips is None:
-                    cust.ips = SourceIpHistory()
-                if known or cust.ips.n == 0 or ipi.country == self.cfg.home_region:
-                    cust.ips.learn_one(event.source_ip, ipi.network, ipi.country)
+        sid = self.engine.subscriber_for_username(event.username)
+        ipi = self.engine.ips.lookup(event.source_ip)
+        learnable = event.event.value in ("auth_success", "register") and ev is None
+        if learnable and sid is not None and ipi.scope.value == "public":
+            cust = self.customer(sid)
+            known = cust.ips is not None and (
+                cust.ips.knows(event.source_ip) or ipi.country in cust.ips.countries
+            )
+            if cust.ips is None:
+                cust.ips = SourceIpHistory()
+            if known or cust.ips.n == 0 or ipi.country == self.cfg.home_region:
+                cust.ips.learn_one(event.source_ip, ipi.network, ipi.country)
         if ev is None:
             return
         if ev.reason == "sip_auth_flood":
-            ipi = self.engine.ips.lookup(event.source_ip)
             if ipi.scope.value != "public" or self.engine.controls.ip_blocked(event.source_ip):
                 return
             if (
@@ -893,10 +890,10 @@ class TollguardPolicy:
                 out,
             )
             return
-        sid = self.engine.subscriber_for_username(event.username)
         facts = {**ev.facts, "subscriber_id": sid}
         out.append(Alert(event.time, "sip_bruteforce", Severity.CRITICAL, sid, facts))
         if sid is not None:
+            self.bruteforced_lines[(event.source_ip, sid)] = event.time
             case = self._open_case(sid, event.time, self._prior, facts, out)
             case.bruteforce = True
             case.add_reason("bruteforced_credential")
@@ -922,4 +919,7 @@ class TollguardPolicy:
             self.shared_ip.forget(t, cfg.source_ip.shared_window_s)
             self.country_burst.forget(t, cfg.country_burst.window_s)
             self.range_burst.forget(t, cfg.range_burst.window_s)
-            self.sip.forget(t, cfg.sip_flood.window_s, cfg.sip_flood.bruteforce_memory_s)
+            self.sip.forget(t, cfg.sip_flood.window_s)
+            memory = cfg.sip_flood.bruteforce_memory_s
+            for key in [k for k, when in self.bruteforced_lines.items() if t - when > memory]:
+                del self.bruteforced_lines[key]

@@ -5,7 +5,7 @@ Pattern: scanners (SIPVicious and the like) try many usernames from one address;
 tries one account until it gets in; the source document: block SIP authentication from foreign
 addresses attacking many accounts at once.
 Learns: per source address, failure times and usernames in a sliding window (only for addresses
-that fail); remembers brute-forced (address, username) pairs for ``bruteforce_memory_s``.
+that fail). The policy remembers which customer's line was brute-forced from which address.
 Scores: a flood when failures >= ``min_failures`` across >= ``min_usernames`` usernames, or >=
 ``single_user_failures`` on one username. A success after a flood marks a brute-forced credential.
 Look-alike: a customer's PBX with a wrong password after a change retries one username a few
@@ -34,14 +34,13 @@ class _Source:
 
 
 class SipAuthFlood:
-    """Cross-customer state of failing SIP sources and brute-forced credentials."""
+    """Cross-customer state of failing SIP sources."""
 
-    __slots__ = ("bruteforced", "sources")
+    __slots__ = ("sources",)
     name = "sip_auth_flood"
 
     def __init__(self) -> None:
         self.sources: dict[str, _Source] = {}
-        self.bruteforced: dict[tuple[str, str], float] = {}
 
     def learn_one(
         self,
@@ -73,20 +72,12 @@ class SipAuthFlood:
                 return Evidence(self.name, 1e3, "sip_auth_flood", facts)
             return None
         if event == "auth_success" and src is not None and src.total_failures >= min_failures:
-            self.bruteforced[(ip, username)] = t
             facts = {"ip": ip, "username": username, "failures_before": src.total_failures}
             return Evidence(self.name, 1e3, "sip_bruteforce_success", facts)
         return None
 
-    def bruteforced_at(self, ip: str | None, username: str, t: float, memory_s: float) -> bool:
-        """True if ``username`` was brute-forced from ``ip`` within ``memory_s`` before ``t``."""
-        if ip is None:
-            return False
-        when = self.bruteforced.get((ip, username))
-        return when is not None and t - when <= memory_s
-
-    def forget(self, t: float, window_s: float, memory_s: float) -> None:
-        """Drop sources idle for a window and brute-force marks older than the memory."""
+    def forget(self, t: float, window_s: float) -> None:
+        """Drop sources idle for a window (flagged ones are kept: they stay blocked)."""
         idle = [
             ip
             for ip, s in self.sources.items()
@@ -95,6 +86,3 @@ class SipAuthFlood:
         for ip in idle:
             if not self.sources[ip].flagged:
                 del self.sources[ip]
-        old = [k for k, when in self.bruteforced.items() if t - when > memory_s]
-        for k in old:
-            del self.bruteforced[k]
