@@ -263,9 +263,14 @@ def test_a_dear_range_is_denied_without_denying_the_whole_country() -> None:
     # hours the same day, while the denial is in force.
     premium = tr.call("tw", at(32, 2), "010886204123456", 600)
     mobile = tr.call("tw", at(32, 10), tw_mobile, 600)
+    tr.call("tw", at(35, 10), DOMESTIC, 60)  # time passes beyond the denial's expiry
     _, out = run([customer("tw")], tr.ordered())
     by_id = {d.call_id: d for d in decisions(out)}
     assert not by_id[premium].allow
     assert by_id[mobile].allow
     deny = actions(out, ActionKind.DENY_DESTINATION)
     assert deny[0].prefix and deny[0].prefix.startswith("886")
+    lifted = actions(out, ActionKind.ALLOW_DESTINATION)
+    assert [(a.subscriber_id, a.prefix, a.country) for a in lifted] == [
+        ("tw", deny[0].prefix, None)
+    ]

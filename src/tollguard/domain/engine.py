@@ -428,6 +428,8 @@ def _where(kind: ControlKind, subject: str, subscriber_id: str | None) -> _Where
         return _Where(ip=subject)
     if subscriber_id is None:
         return _Where(prefix=subject)
+    if subject.startswith("+"):  # a customer's denial of one tariff range
+        return _Where(subscriber_id=subscriber_id, prefix=subject[1:])
     return _Where(subscriber_id=subscriber_id, country=subject)
 
 
