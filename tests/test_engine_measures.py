@@ -274,3 +274,18 @@ def test_a_dear_range_is_denied_without_denying_the_whole_country() -> None:
     assert [(a.subscriber_id, a.prefix, a.country) for a in lifted] == [
         ("tw", deny[0].prefix, None)
     ]
+
+
+def test_confirmation_lifts_a_range_denial_by_its_prefix() -> None:
+    tr = Traffic()
+    office_history(tr, "tw", intl=["010886912345678", US])
+    tr.call("tw", at(32, 2), "010886204123456", 600)  # denied: Taiwan premium range at night
+    engine, out = run([customer("tw")], tr.ordered())
+    prefix = actions(out, ActionKind.DENY_DESTINATION)[0].prefix
+    more = engine.process(
+        ContactOutcome(at(32, 9), "tw", ContactResult.CONFIRMED_LEGITIMATE, "phone", "analyst-2")
+    )
+    lifted = actions(more, ActionKind.ALLOW_DESTINATION)
+    assert [(a.subscriber_id, a.prefix, a.country, a.actor) for a in lifted] == [
+        ("tw", prefix, None, "analyst-2")
+    ]

@@ -449,10 +449,17 @@ _MANUAL: dict[ActionKind, tuple[ControlKind, bool]] = {
 _LIFTED: dict[ControlKind, ActionKind] = {k: a for a, (k, put) in _MANUAL.items() if not put}
 
 
+def lift_action(
+    c: Control, t: float, reason: str, actor: str, evidence: dict[str, Any] | None = None
+) -> Action:
+    """The (audited) action recording that control ``c`` was lifted."""
+    where = _where(c.kind, c.subject, c.subscriber_id)
+    return where.action(t, _LIFTED[c.kind], reason, actor, None, evidence or {})
+
+
 def _lift_action(c: Control, t: float) -> Action:
     evidence: dict[str, Any] = {"since": c.since, "expired": True}
-    where = _where(c.kind, c.subject, c.subscriber_id)
-    return where.action(t, _LIFTED[c.kind], f"expired: {c.reason}", "tollguard", None, evidence)
+    return lift_action(c, t, f"expired: {c.reason}", "tollguard", evidence)
 
 
 def reference_rate(tariff: Tariff, home_cc: int) -> float:

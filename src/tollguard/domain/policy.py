@@ -38,6 +38,7 @@ from tollguard.domain.detectors.range_burst import RangeBurst
 from tollguard.domain.detectors.shared_source_ip import SharedSourceIp
 from tollguard.domain.detectors.sip_auth_flood import SipAuthFlood
 from tollguard.domain.detectors.source_ip import SourceIpHistory
+from tollguard.domain.engine import lift_action
 from tollguard.domain.events import (
     Action,
     ActionKind,
@@ -801,17 +802,9 @@ class TollguardPolicy:
             self._maybe_suspend(case, t, out)
             return
         # Confirmed legitimate: lift what tollguard put on this customer and learn.
+        reason = f"customer confirmed the calls are theirs: {event.note}".strip(": ")
         for c in self.engine.controls.lift_destinations(sid):
-            out.append(
-                Action(
-                    t,
-                    ActionKind.ALLOW_DESTINATION,
-                    f"customer confirmed the calls are theirs: {event.note}".strip(": "),
-                    event.actor,
-                    subscriber_id=sid,
-                    country=c.subject,
-                )
-            )
+            out.append(lift_action(c, t, reason, event.actor))
         if self.engine.controls.lift(ControlKind.SUSPENSION, sid) is not None:
             out.append(
                 Action(
