@@ -141,13 +141,17 @@ class TollguardPolicy:
         cust = self.customer(ctx.subscriber_id)
         cust.share.learn_one(False)
         cust.hours.learn_one(ctx.bucket)
-        foreign = None
-        if ctx.source_ip is not None and ctx.ip_public:
-            if cust.ips is None:
-                cust.ips = SourceIpHistory()
-            cust.ips.learn_one(ctx.source_ip, ctx.ip_network, ctx.ip_country)
-            foreign = ctx.ip_country != self.cfg.home_region
+        foreign = self._learn_address(cust, ctx)
         self.population.learn_one(cust.segment, ctx.bucket, False, False, 0, foreign)
+
+    def _learn_address(self, cust: CustomerState, ctx: CallContext) -> bool | None:
+        """Learn a legitimate call's public source address; whether it was foreign (None: none)."""
+        if ctx.source_ip is None or not ctx.ip_public:
+            return None
+        if cust.ips is None:
+            cust.ips = SourceIpHistory()
+        cust.ips.learn_one(ctx.source_ip, ctx.ip_network, ctx.ip_country)
+        return ctx.ip_country != self.cfg.home_region
 
     def _learn_international(self, call: ActiveCall, minutes: float) -> None:
         ctx = call.ctx
@@ -159,12 +163,7 @@ class TollguardPolicy:
         cust.novelty.learn_one(ctx.region)
         if cust.conc is not None:
             cust.conc.learn_one(call.concurrent, call.burst)
-        foreign = None
-        if ctx.source_ip is not None and ctx.ip_public:
-            if cust.ips is None:
-                cust.ips = SourceIpHistory()
-            cust.ips.learn_one(ctx.source_ip, ctx.ip_network, ctx.ip_country)
-            foreign = ctx.ip_country != self.cfg.home_region
+        foreign = self._learn_address(cust, ctx)
         self.population.learn_one(
             cust.segment,
             ctx.bucket,
@@ -269,7 +268,7 @@ class TollguardPolicy:
         assert ip is not None
         if self.engine.controls.ip_blocked(ip) is not None:
             return
-        users = self.shared_ip.customers(ip, ctx.time, cfg.shared_window_s)
+        users = self.shared_ip.members(ip, ctx.time, cfg.shared_window_s)
         strangers = [
             u for u in users if not ((s := self.customers.get(u)) and s.ips and s.ips.knows(ip))
         ]

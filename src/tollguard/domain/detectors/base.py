@@ -49,3 +49,37 @@ class CallContext:
     day: int
     rate_prefix: str = ""
     country_rate_per_min: float = 0.0
+
+
+class DistinctInWindow:
+    """For each key (a country, a number range, an address), the distinct members (customers)
+    seen within a sliding window, each with the time it was last seen."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: dict[str, dict[str, float]] = {}
+
+    def learn_one(self, t: float, key: str, member: str, window_s: float) -> int:
+        """Record ``member`` under ``key`` at ``t``; return how many are within the window."""
+        members = self.seen.get(key)
+        if members is None:
+            members = self.seen[key] = {}
+        members[member] = t
+        if len(members) > 1:
+            for m in [m for m, when in members.items() if when <= t - window_s]:
+                del members[m]
+        return len(members)
+
+    def members(self, key: str, t: float, window_s: float) -> list[str]:
+        """Members seen under ``key`` within the window before ``t``, sorted."""
+        return sorted(m for m, when in self.seen.get(key, {}).items() if when > t - window_s)
+
+    def count(self, key: str, t: float, window_s: float) -> int:
+        """How many members were seen under ``key`` within the window before ``t``."""
+        return sum(1 for when in self.seen.get(key, {}).values() if when > t - window_s)
+
+    def forget(self, t: float, window_s: float) -> None:
+        """Drop keys with no member seen within the window."""
+        for k in [k for k, m in self.seen.items() if max(m.values()) <= t - window_s]:
+            del self.seen[k]

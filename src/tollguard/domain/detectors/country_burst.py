@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from tollguard.domain.detectors.base import Evidence
+from tollguard.domain.detectors.base import DistinctInWindow, Evidence
 
 
 def poisson_tail(k: int, lam: float) -> float:
@@ -34,24 +34,11 @@ def poisson_tail(k: int, lam: float) -> float:
     return max(0.0, 1.0 - cdf)
 
 
-class CountryBurst:
+class CountryBurst(DistinctInWindow):
     """Distinct customers per country within a sliding window."""
 
-    __slots__ = ("seen",)
+    __slots__ = ()
     name = "country_burst"
-
-    def __init__(self) -> None:
-        self.seen: dict[str, dict[str, float]] = {}
-
-    def learn_one(self, t: float, region: str, subscriber_id: str, window_s: float) -> int:
-        """Record an attempt to ``region``; return distinct customers within the window."""
-        users = self.seen.get(region)
-        if users is None:
-            users = self.seen[region] = {}
-        users[subscriber_id] = t
-        for k in [k for k, when in users.items() if when <= t - window_s]:
-            del users[k]
-        return len(users)
 
     def score_one(
         self,
@@ -65,8 +52,7 @@ class CountryBurst:
         """Evidence that ``region`` is under a burst right now."""
         if region is None:
             return Evidence(self.name, 1.0)
-        users = self.seen.get(region, {})
-        n = sum(1 for when in users.values() if when > t - window_s)
+        n = self.count(region, t, window_s)
         # Peak hours carry about three times the average hourly rate.
         lam = max(normal_calls_per_day, 0.0) / 86400.0 * window_s * 3.0
         p = poisson_tail(n, lam)
@@ -76,8 +62,3 @@ class CountryBurst:
                 self.name, min(1e4, 1.0 / max(p, 1e-12) ** 0.25), "country_burst", facts
             )
         return Evidence(self.name, 1.0, None, facts)
-
-    def forget(self, t: float, window_s: float) -> None:
-        """Drop countries not attempted within the window."""
-        for c in [c for c, u in self.seen.items() if max(u.values()) <= t - window_s]:
-            del self.seen[c]

@@ -16,39 +16,20 @@ candidate for a carrier-wide range denial.
 
 from __future__ import annotations
 
-from tollguard.domain.detectors.base import Evidence
+from tollguard.domain.detectors.base import DistinctInWindow, Evidence
 
 
-class RangeBurst:
+class RangeBurst(DistinctInWindow):
     """Distinct customers per number range within a sliding window."""
 
-    __slots__ = ("seen",)
+    __slots__ = ()
     name = "range_burst"
-
-    def __init__(self) -> None:
-        self.seen: dict[str, dict[str, float]] = {}
-
-    def learn_one(self, t: float, prefix: str, subscriber_id: str, window_s: float) -> int:
-        """Record an attempt; return distinct customers on ``prefix`` within the window."""
-        users = self.seen.get(prefix)
-        if users is None:
-            users = self.seen[prefix] = {}
-        users[subscriber_id] = t
-        for k in [k for k, when in users.items() if when <= t - window_s]:
-            del users[k]
-        return len(users)
 
     def score_one(self, t: float, prefix: str, window_s: float, min_customers: int) -> Evidence:
         """Evidence from other customers calling the same range recently."""
-        users = self.seen.get(prefix, {})
-        n = sum(1 for when in users.values() if when > t - window_s)
+        n = self.count(prefix, t, window_s)
         if n < 2:
             return Evidence(self.name, 1.0)
         lr = 30.0 ** min(n - 1, 3) if n >= min_customers else 3.0
         reason = "range_burst" if n >= min_customers else None
         return Evidence(self.name, lr, reason, {"range": "+" + prefix, "customers": n})
-
-    def forget(self, t: float, window_s: float) -> None:
-        """Drop ranges not attempted within the window."""
-        for p in [p for p, u in self.seen.items() if max(u.values()) <= t - window_s]:
-            del self.seen[p]

@@ -16,33 +16,14 @@ and are ignored; several offices of one business share an address but are one su
 
 from __future__ import annotations
 
-from tollguard.domain.detectors.base import Evidence
+from tollguard.domain.detectors.base import DistinctInWindow, Evidence
 
 
-class SharedSourceIp:
+class SharedSourceIp(DistinctInWindow):
     """Customers per source address within a sliding window."""
 
-    __slots__ = ("seen",)
+    __slots__ = ()
     name = "shared_source_ip"
-
-    def __init__(self) -> None:
-        self.seen: dict[str, dict[str, float]] = {}
-
-    def learn_one(self, t: float, ip: str, subscriber_id: str, window_s: float) -> int:
-        """Record an attempt; return how many customers used ``ip`` within the window."""
-        users = self.seen.get(ip)
-        if users is None:
-            users = self.seen[ip] = {}
-        users[subscriber_id] = t
-        if len(users) > 1:
-            for k in [k for k, when in users.items() if when <= t - window_s]:
-                del users[k]
-        return len(users)
-
-    def customers(self, ip: str, t: float, window_s: float) -> list[str]:
-        """Customers seen on ``ip`` within the window, sorted."""
-        users = self.seen.get(ip, {})
-        return sorted(k for k, when in users.items() if when > t - window_s)
 
     def score_one(
         self, t: float, ip: str | None, subscriber_id: str, window_s: float, min_customers: int
@@ -50,15 +31,10 @@ class SharedSourceIp:
         """Evidence from other customers' international attempts from the same address."""
         if ip is None:
             return Evidence(self.name, 1.0)
-        others = [c for c in self.customers(ip, t, window_s) if c != subscriber_id]
+        others = [c for c in self.members(ip, t, window_s) if c != subscriber_id]
         n = len(others) + 1
         if n < 2:
             return Evidence(self.name, 1.0)
         lr = 10.0 ** min(n - 1, 4) if n >= min_customers else 3.0 ** (n - 1)
         reason = "address_shared_by_customers" if n >= min_customers else None
         return Evidence(self.name, lr, reason, {"ip": ip, "customers": n})
-
-    def forget(self, t: float, window_s: float) -> None:
-        """Drop addresses not seen within the window."""
-        for ip in [ip for ip, u in self.seen.items() if max(u.values()) <= t - window_s]:
-            del self.seen[ip]
