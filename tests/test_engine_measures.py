@@ -289,3 +289,31 @@ def test_confirmation_lifts_a_range_denial_by_its_prefix() -> None:
     assert [(a.subscriber_id, a.prefix, a.country, a.actor) for a in lifted] == [
         ("tw", prefix, None, "analyst-2")
     ]
+
+
+def test_a_quiet_case_closes_and_the_customer_is_learned_from_again() -> None:
+    from tollguard.domain.config import CaseConfig, EngineConfig
+    from tollguard.domain.policy import TollguardPolicy
+
+    tr = Traffic()
+    office_history(tr, "q", intl=[US])
+    night = tr.call("q", at(33, 2), SO, 600)  # one denied call, Saturday night
+    tr.call("q", at(38, 10), US, 300)  # five quiet days later, an ordinary call
+    counts = {}
+    for hours in (72.0, 1e6):
+        engine, out = run(
+            [customer("q")], tr.ordered(), EngineConfig(case=CaseConfig(quiet_close_hours=hours))
+        )
+        assert [d.call_id for d in denied(out)] == [night]
+        assert actions(out, ActionKind.SUSPEND_INTERNATIONAL) == []
+        policy = engine.policy
+        assert isinstance(policy, TollguardPolicy)
+        novelty = policy.customers["q"].novelty
+        assert novelty is not None
+        counts[hours] = novelty.countries["US"]
+        if hours == 72.0:
+            assert "q" not in policy.cases
+            assert policy.closed_cases[-1].closed_reason.startswith("no new evidence")
+        else:
+            assert "q" in policy.cases
+    assert counts[72.0] == counts[1e6] + 1

@@ -54,6 +54,8 @@ class Case:
     bruteforce: bool = False
     shared_address: bool = False
     attempts: list[ContactAttempt] = field(default_factory=list)
+    last_evidence: float = 0.0
+    closed_reason: str = ""
 
     def add_risky_number(self, t: float, number: str, window_s: float) -> None:
         """Record a risky number dialled; track the most distinct ones within ``window_s``."""

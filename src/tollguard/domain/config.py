@@ -141,6 +141,11 @@ class CaseConfig:
     persistence_lr: float = 2.0
     deny_destination_hours: float = 24.0
     foreign_ip_block_hours: float = 24.0
+    # A case that shows no new evidence for this long closes by itself (unless it suspended the
+    # customer): its destination denials lapsed long before, a weekend attack would have come
+    # back, and a stale case must not weigh on the customer's calls, or stop the engine learning
+    # from them, for weeks.
+    quiet_close_hours: float = 72.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -344,6 +344,7 @@ class TollguardPolicy:
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and reason is DenyReason.DESTINATION_DENIED:
             case.high_risk_attempts += 1
+            case.last_evidence = ctx.time
             if ctx.e164:
                 case.add_risky_number(ctx.time, ctx.e164, self.cfg.case.distinct_numbers_window_s)
         if reason is DenyReason.CUSTOMER_REQUESTED:
@@ -521,6 +522,7 @@ class TollguardPolicy:
         }
         case = self._open_case(sid, ctx.time, log_odds, facts, out)
         case.high_risk_attempts += 1
+        case.last_evidence = ctx.time
         case.best_call_log_odds = max(case.best_call_log_odds, log_odds)
         case.peak_concurrent = max(case.peak_concurrent, concurrent)
         cust = self.customer(sid)
@@ -681,6 +683,7 @@ class TollguardPolicy:
             case.add_reason(ev.reason)
         assert case is not None
         case.metering_log_lr = max(case.metering_log_lr, log_lr)
+        case.last_evidence = t
         # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
         r = self.cfg.risk
         for call in calls:
@@ -695,7 +698,7 @@ class TollguardPolicy:
     ) -> Case:
         case = self.cases.get(sid)
         if case is None:
-            case = Case(sid, t, log_odds, next_contact=t)
+            case = Case(sid, t, log_odds, next_contact=t, last_evidence=t)
             self.cases[sid] = case
             case.evidence = facts
             self._contact(case, t, out)
@@ -904,6 +907,13 @@ class TollguardPolicy:
                 else:
                     case.state = CaseState.UNREACHABLE
                     self._maybe_suspend(case, t, out)
+            elif (
+                case.state is CaseState.UNREACHABLE
+                and t - case.last_evidence >= cfg.case.quiet_close_hours * _HOUR
+            ):
+                case.state = CaseState.CLOSED
+                case.closed_reason = "no new evidence; closed without suspension"
+                self.closed_cases.append(self.cases.pop(case.subscriber_id))
         for sid in sorted(self.engine.by_customer):
             self._meter(sid, t, out)
         if t - self._last_forget >= 600.0:

@@ -6,7 +6,8 @@ Pattern: attacks cluster when offices are empty and people sleep: nights, weeken
 (source document; CFCA). ``FRAUD_BUCKETS`` is that published shape as a distribution.
 Learns: 12 counters per customer.
 Scores: LR = P(bucket | fraud) / P(bucket | customer), where P(bucket | customer) is the customer's
-own histogram shrunk towards their segment's (learned from the population).
+own histogram shrunk towards their segment's (learned from the population), with one extra call
+per bucket (Laplace smoothing) so that an unused bucket is unlikely, not impossible.
 Look-alike: residential customers who call at night (their own histogram covers it).
 
 >>> h = CallingHours()
@@ -50,7 +51,10 @@ class CallingHours:
 
     def score_one(self, bucket: int, segment: Sequence[float], pseudo_count: float) -> Evidence:
         """Evidence from the time of week, against this customer's habits."""
-        p = (self.counts[bucket] + pseudo_count * segment[bucket]) / (self.n + pseudo_count)
+        # The customer's own histogram, shrunk towards the segment's, plus one call per bucket
+        # (Laplace): a bucket never used yet is unlikely, not impossible (people work late).
+        own = self.counts[bucket] + pseudo_count * segment[bucket] + 1.0
+        p = own / (self.n + pseudo_count + TIME_BUCKETS)
         lr = clamp_lr(FRAUD_BUCKETS[bucket] / max(p, 1e-6))
         reason = "unusual_hour" if lr >= 3 else None
         return Evidence(
