@@ -317,3 +317,57 @@ def test_a_quiet_case_closes_and_the_customer_is_learned_from_again() -> None:
         else:
             assert "q" in policy.cases
     assert counts[72.0] == counts[1e6] + 1
+
+
+def test_a_new_customers_first_long_call_is_not_cut() -> None:
+    # No history at all: a 90-minute call to Nigeria (about 15,000 JPY) is what a family's first
+    # call home looks like; the meter holds new customers to two hours at the median rate.
+    tr = Traffic()
+    for d in range(3):
+        tr.call("new", at(d, 19), DOMESTIC, 300, None)
+    cid = tr.call("new", at(3, 20), NG, 90 * 60, None)
+    _, out = run([customer("new", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    assert next(d for d in decisions(out) if d.call_id == cid).allow
+    assert terminations(out) == []
+    assert alerts(out, "charge_meter") == []
+    assert actions(out, ActionKind.CONTACT_ATTEMPT) == []
+
+
+def test_the_weekly_meter_sees_charges_no_single_day_shows() -> None:
+    from tollguard.domain.detectors.charge_meter import ChargeMeter
+
+    meter = ChargeMeter()
+    for day in range(40):  # weeks of quiet: a little international calling now and then
+        meter.add_charge(day, 24 * day + 20, 100.0 if day % 5 == 0 else 0.0, 0.1)
+        meter.roll(day, 24 * day + 23, 5, 0.1)
+    for day in range(40, 46):  # then 2,500 JPY every night: under the 3,000 JPY daily floor
+        meter.add_charge(day, 24 * day + 2, 2500.0, 0.1)
+        ev = meter.score_one(0.0, 0, 3.0, 0.7, 3000.0, 2000.0, 3.0, 0.0, 10000.0)
+        assert ev.facts["today_jpy"] == 2500
+    assert ev.reason == "charges_above_baseline"
+    assert ev.facts["week_jpy"] == 15000
+    # The attack's own nights are not yet in the baseline it is measured against.
+    assert meter.peak_day == 100.0
+
+
+def test_no_country_burst_before_a_week_of_traffic() -> None:
+    tr = Traffic()
+    subs = [customer(f"c{i}", Segment.RESIDENTIAL, Service.PSTN) for i in range(8)]
+    for i in range(8):  # a cold start: the first day of data, everyone calls Somalia
+        tr.call(f"c{i}", at(0, 20) + i * 300, SO[:-1] + str(i), 600, None)
+    _, out = run(subs, tr.ordered())
+    assert actions(out, ActionKind.RESTRICT_COUNTRY) == []
+    assert alerts(out, "country_burst") == []
+
+
+def test_days_under_suspicion_never_enter_the_meter_baseline() -> None:
+    from tollguard.domain.detectors.charge_meter import GUARD_DAYS, ChargeMeter
+
+    meter = ChargeMeter()
+    meter.add_charge(0, 5, 50_000.0, 0.1)  # a day of fraud, while a case was open
+    meter.roll(1, 29, 1, 0.1, learn=False)
+    meter.add_charge(1, 30, 400.0, 0.1)  # an ordinary day
+    for day in range(2, 3 + GUARD_DAYS):
+        meter.roll(day, 24 * day, 1, 0.1)
+    assert meter.peak_day == 400.0
+    assert meter.threshold_day(3.0, 0.7, 3000.0) < 50_000.0

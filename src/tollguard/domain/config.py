@@ -93,6 +93,10 @@ class MeteringConfig:
     # Below this much exposure in a day (JPY) a contact costs more than it can save.
     daily_floor_jpy: float = 3000.0
     hourly_floor_jpy: float = 2000.0
+    # Seven days of charges above this (and above the customer's own weekly level) is abnormal:
+    # victims' losses run from tens of thousands of yen up (source document), so a slow attack
+    # should be seen before it reaches the first tens of thousands.
+    weekly_floor_jpy: float = 10000.0
     # Anomaly when exposure exceeds the customer's robust high level (EW mean + k sd of log spend).
     k_sigma: float = 3.0
     ewm_alpha: float = 0.1
@@ -113,6 +117,9 @@ class CountryBurstConfig:
     max_normal_minutes_per_month: float = 600.0
     max_normal_calls_per_day: float = 5.0
     restrict_hours: float = 6.0
+    # A burst is measured against normal traffic; until the baseline has a week of it (a cold
+    # start), there is no normal to compare with and the detector stays silent.
+    min_history_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)

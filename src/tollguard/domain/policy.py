@@ -138,6 +138,7 @@ class TollguardPolicy:
     # -- learning from legitimate traffic ----------------------------------------------------
     def domestic_call(self, ctx: CallContext) -> None:
         """Learn the customer's habits from an allowed domestic call."""
+        self.population.note_day(ctx.day)
         cust = self.customer(ctx.subscriber_id)
         cust.share.learn_one(False)
         cust.hours.learn_one(ctx.bucket)
@@ -153,7 +154,8 @@ class TollguardPolicy:
         cust.ips.learn_one(ctx.source_ip, ctx.ip_network, ctx.ip_country)
         return ctx.ip_country != self.cfg.home_region
 
-    def _learn_international(self, call: ActiveCall, minutes: float) -> None:
+    def _learn_international(self, call: ActiveCall) -> None:
+        """Learn a legitimate international call into the customer's own profile."""
         ctx = call.ctx
         cust = self.customer(ctx.subscriber_id)
         cust.share.learn_one(True)
@@ -163,7 +165,16 @@ class TollguardPolicy:
         cust.novelty.learn_one(ctx.region)
         if cust.conc is not None:
             cust.conc.learn_one(call.concurrent, call.burst)
-        foreign = self._learn_address(cust, ctx)
+        self._learn_address(cust, ctx)
+
+    def _learn_population(self, call: ActiveCall, minutes: float) -> None:
+        """Learn an international call into the carrier-wide baseline (at once: it aggregates
+        every customer, so one victim's calls barely move it)."""
+        ctx = call.ctx
+        cust = self.customer(ctx.subscriber_id)
+        foreign = None
+        if ctx.source_ip is not None and ctx.ip_public:
+            foreign = ctx.ip_country != self.cfg.home_region
         self.population.learn_one(
             cust.segment,
             ctx.bucket,
@@ -179,6 +190,7 @@ class TollguardPolicy:
     def observe_attempt(self, ctx: CallContext, out: list[Output]) -> None:
         """Count the attempt for bursts (per customer and across customers)."""
         cfg = self.cfg
+        self.population.note_day(ctx.day)
         cust = self.customer(ctx.subscriber_id)
         if cust.conc is None:
             cust.conc = Concurrency()
@@ -216,6 +228,8 @@ class TollguardPolicy:
         if entry is None or not entry.restrictable:
             return
         if self.engine.controls.country_restricted(region) is not None:
+            return
+        if self.population.history_days(ctx.day) < cfg.min_history_days:
             return
         per_day, minutes, days = self.population.normal_traffic(region, ctx.day)
         ev = self.country_burst.score_one(
@@ -445,7 +459,7 @@ class TollguardPolicy:
                         {"ip": ctx.source_ip},
                     )
                 )
-        if ctx.region:
+        if ctx.region and pop.history_days(ctx.day) >= cfg.country_burst.min_history_days:
             per_day, _, _ = pop.normal_traffic(ctx.region, ctx.day)
             cb = cfg.country_burst
             evs.append(
@@ -464,7 +478,11 @@ class TollguardPolicy:
             evs.append(self.range_burst.score_one(ctx.time, prefix, rb.window_s, rb.min_customers))
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and case.state is not CaseState.CLOSED:
-            lr = min(1e3, cfg.case.persistence_lr ** max(case.high_risk_attempts, 1))
+            lr = min(
+                1e3,
+                cfg.case.persistence_lr ** max(case.high_risk_attempts, 1)
+                * math.exp(case.metering_log_lr),
+            )
             evs.append(
                 Evidence("open_case", lr, "open_fraud_case", {"attempts": case.high_risk_attempts})
             )
@@ -625,18 +643,16 @@ class TollguardPolicy:
             cust.conc.end(ctx.call_id)
         minutes = 0.0 if call.answered is None else max(0.0, t - call.answered) / 60.0
         if call.learnable and ctx.subscriber_id not in self.cases:
-            self._learn_international(call, minutes)
+            self._learn_population(call, minutes)
+            self._learn_international(call)
         if charge > 0:
             if cust.meter is None:
                 cust.meter = ChargeMeter()
             cal = self.engine.calendar
-            cust.meter.add_charge(
-                ctx.day if cal.local_day(t) == ctx.day else cal.local_day(t),
-                int(t // _HOUR),
-                charge,
-                self.cfg.metering.ewm_alpha,
-                cal.bucket(t),
-            )
+            day, hour, bucket = cal.local_day(t), int(t // _HOUR), cal.bucket(t)
+            alpha = self.cfg.metering.ewm_alpha
+            cust.meter.roll(day, hour, bucket, alpha, ctx.subscriber_id not in self.cases)
+            cust.meter.add_charge(day, hour, charge, alpha, bucket)
             self._meter(ctx.subscriber_id, t, out)
 
     # -- metering -------------------------------------------------------------------------------
@@ -652,7 +668,7 @@ class TollguardPolicy:
             cust.meter = ChargeMeter()
         meter = cust.meter
         bucket = cal.bucket(t)
-        meter.roll(cal.local_day(t), int(t // _HOUR), bucket, m.ewm_alpha)
+        meter.roll(cal.local_day(t), int(t // _HOUR), bucket, m.ewm_alpha, sid not in self.cases)
         ev = meter.score_one(
             live,
             bucket,
@@ -661,6 +677,8 @@ class TollguardPolicy:
             m.daily_floor_jpy,
             m.hourly_floor_jpy,
             m.lr_per_doubling,
+            self._new_customer_ref,
+            m.weekly_floor_jpy,
         )
         if ev.reason is None:
             return

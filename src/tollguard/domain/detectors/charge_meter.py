@@ -5,28 +5,35 @@ Watches: charges of ended international calls and the cost accruing on calls sti
 Pattern: the source document's routine measure, 国際電話料金の異常値の定期的な検針; a sharp rise
 in charges compared with the customer's normal level.
 Learns: exponentially weighted mean and variance of log(1 + daily charge) over days (zero days
-included, so a customer who never calls abroad has a baseline of zero), and the EW mean of
-log(1 + hourly charge) per time-of-week bucket.
-Scores: anomaly when exposure exceeds a cost floor (below which a contact costs more than it saves),
-three times the customer's largest legitimate hour/day, and exp(mean + k * sd) - 1; a customer with
+included, so a customer who never calls abroad has a baseline of zero), the largest day and
+seven-day total, and the EW mean of log(1 + hourly charge) per time-of-week bucket. A day is
+learned only a week after it closed, and not at all if the customer was under suspicion then:
+a low-and-slow attack must not raise the baseline it is measured against.
+Scores: anomaly when the hour's, the day's or the seven days' exposure exceeds a cost floor (below
+which a contact costs more than it saves), three times the customer's largest legitimate
+hour/day/week, and the EW level (exp(mean + k * sd) - 1 a day); a customer with
 under a week of baseline is held to ``new_ref``, the cost of two long ordinary calls (two hours at
 the tariff's median rate). LR = step ** (1 + log2(exposure / threshold)).
 Look-alikes: a legitimate one-day spike exceeds the threshold but usually not by much, and its
 destinations are usual; the policy needs more than metering to suspend.
 
 >>> m = ChargeMeter()
->>> for day in range(30): m.add_charge(day, 5, 300.0, 0.1)
->>> m.threshold_day(3.0, 0.7, 3000.0) >= 3000.0
-True
+>>> for day in range(30): m.add_charge(day, 24 * day + 5, 300.0, 0.1)
+>>> m.days, m.peak_day, m.threshold_day(3.0, 0.7, 3000.0) >= 3000.0
+(22, 300.0, True)
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections import deque
 
 from tollguard.domain.calendar import TIME_BUCKETS
 from tollguard.domain.detectors.base import Evidence
+
+#: Days a closed day waits before the baseline learns it.
+GUARD_DAYS = 7
 
 
 class ChargeMeter:
@@ -40,9 +47,12 @@ class ChargeMeter:
         "hour_bucket",
         "hour_means",
         "hour_total",
+        "lagged",
         "mean",
         "peak_day",
         "peak_hour",
+        "peak_week",
+        "recent",
         "var",
     )
     name = "charge_meter"
@@ -59,6 +69,10 @@ class ChargeMeter:
         self.hour_means = array("f", bytes(4 * TIME_BUCKETS))
         self.peak_hour = 0.0
         self.peak_day = 0.0
+        self.peak_week = 0.0
+        # Closed days not yet learned (total, learnable), newest last; and the last learned days.
+        self.recent: deque[tuple[float, bool]] = deque()
+        self.lagged: deque[float] = deque(maxlen=7)
 
     def roll(self, day: int, hour: int, bucket: int, alpha: float, learn: bool = True) -> None:
         """Close the previous day/hour when time moves on (idle days count as zero).
@@ -68,11 +82,9 @@ class ChargeMeter:
         """
         if self.day != day:
             if self.day >= 0:
-                if learn:
-                    self.peak_day = max(self.peak_day, self.day_total)
-                self._close_day(self.day_total if learn else 0.0, alpha)
+                self._push_day(self.day_total, learn, alpha)
                 for _ in range(min(day - self.day - 1, 60)):
-                    self._close_day(0.0, alpha)
+                    self._push_day(0.0, True, alpha)
             self.day = day
             self.day_total = 0.0
         if self.hour != hour:
@@ -83,6 +95,23 @@ class ChargeMeter:
             self.hour = hour
             self.hour_bucket = bucket
             self.hour_total = 0.0
+
+    def _push_day(self, total: float, learn: bool, alpha: float) -> None:
+        """A day closed. It is learned only after GUARD_DAYS more days (and only if it was not
+        under suspicion then): a slow attack must not raise the baseline it is measured by."""
+        self.recent.append((total, learn))
+        if len(self.recent) > GUARD_DAYS:
+            old, ok = self.recent.popleft()
+            value = old if ok else 0.0
+            self.peak_day = max(self.peak_day, value)
+            self._close_day(value, alpha)
+            self.lagged.append(value)
+            self.peak_week = max(self.peak_week, sum(self.lagged))
+
+    def week_total(self) -> float:
+        """Charges of the six closed days before today, plus today's."""
+        closed = list(self.recent)[-6:]
+        return sum(t for t, _ in closed) + self.day_total
 
     def _close_day(self, total: float, alpha: float) -> None:
         x = math.log1p(total)
@@ -110,6 +139,12 @@ class ChargeMeter:
         t = max(floor, 3.0 * self.peak_day, math.expm1(self.mean + k * sd))
         return max(t, new_ref) if self.days < 7 else t
 
+    def threshold_week(self, k: float, min_sd: float, floor: float, new_ref: float = 0.0) -> float:
+        """Seven-day exposure above which the customer's charges are abnormal (slow attacks)."""
+        sd = max(math.sqrt(self.var), min_sd)
+        t = max(floor, 3.0 * self.peak_week, 7.0 * math.expm1(self.mean + k * sd))
+        return max(t, new_ref) if self.days < 7 else t
+
     def threshold_hour(
         self, bucket: int, k: float, min_sd: float, floor: float, new_ref: float = 0.0
     ) -> float:
@@ -127,14 +162,19 @@ class ChargeMeter:
         hour_floor: float,
         step: float,
         new_ref: float = 0.0,
+        week_floor: float = 10000.0,
     ) -> Evidence:
-        """Evidence from today's and this hour's charges plus live exposure."""
+        """Evidence from this week's, today's and this hour's charges plus live exposure."""
         day_x = self.day_total + live_exposure
         hour_x = self.hour_total + live_exposure
+        week_x = self.week_total() + live_exposure
         t_day = self.threshold_day(k, min_sd, day_floor, 2.0 * new_ref)
         t_hour = self.threshold_hour(bucket, k, min_sd, hour_floor, new_ref)
-        ratio = max(day_x / t_day, hour_x / t_hour)
+        t_week = self.threshold_week(k, min_sd, week_floor, 5.0 * new_ref)
+        ratio = max(day_x / t_day, hour_x / t_hour, week_x / t_week)
         facts = {
+            "week_jpy": round(week_x),
+            "week_threshold_jpy": round(t_week),
             "today_jpy": round(day_x),
             "this_hour_jpy": round(hour_x),
             "live_exposure_jpy": round(live_exposure),

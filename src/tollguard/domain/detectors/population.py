@@ -61,6 +61,7 @@ class PopulationBaseline:
         "_country_days",
         "calls",
         "classes",
+        "first_day",
         "foreign",
         "intl",
         "ip_calls",
@@ -77,6 +78,7 @@ class PopulationBaseline:
         self.segment_totals: dict[str, float] = {}
         self.ip_calls = 0
         self.foreign = 0
+        self.first_day: int | None = None
         # country -> {day: [calls, minutes]}
         self._country_days: dict[str, dict[int, list[float]]] = {}
 
@@ -118,6 +120,15 @@ class PopulationBaseline:
                 del days[old]
         row[0] += 1.0
         row[1] += minutes
+
+    def note_day(self, day: int) -> None:
+        """Remember the first day any traffic was seen."""
+        if self.first_day is None or day < self.first_day:
+            self.first_day = day
+
+    def history_days(self, today: int) -> int:
+        """Days of traffic the baseline has seen (0 before any)."""
+        return 0 if self.first_day is None else today - self.first_day
 
     # -- scoring -------------------------------------------------------------------------
     def international_share(self) -> float:
