@@ -16,6 +16,7 @@ from tollguard.adapters.store.models import (
     Case,
     ContactAttempt,
     Control,
+    DormantConsent,
     IngestedFile,
     InputOffset,
     InsertCounts,
@@ -24,10 +25,16 @@ from tollguard.adapters.store.models import (
     RestrictedDestination,
     Snapshot,
 )
-from tollguard.adapters.store.schema import CONTROL_KINDS, DESTINATION_KINDS, metadata
+from tollguard.adapters.store.schema import (
+    CONSENT_STATES,
+    CONTROL_KINDS,
+    DESTINATION_KINDS,
+    metadata,
+)
 from tollguard.adapters.store.store import Store, StoreError
 
 __all__ = [
+    "CONSENT_STATES",
     "CONTROL_KINDS",
     "DESTINATION_KINDS",
     "GENESIS_HASH",
@@ -35,6 +42,7 @@ __all__ = [
     "Case",
     "ContactAttempt",
     "Control",
+    "DormantConsent",
     "IngestedFile",
     "InputOffset",
     "InsertCounts",

@@ -126,6 +126,17 @@ class RestrictedDestination:
 
 
 @dataclass(frozen=True, slots=True)
+class DormantConsent:
+    """A dormant customer's consent to the suspension of international calling."""
+
+    subscriber_id: str
+    state: str
+    updated_at: datetime
+    updated_by: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """A saved engine state with the input offsets it corresponds to."""
 

@@ -37,6 +37,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 CONTROL_KINDS = ("suspension", "country_restriction", "ip_block", "destination_denial")
 DESTINATION_KINDS = ("country", "range")
+CONSENT_STATES = ("not_asked", "requested", "granted", "declined", "withdrawn")
 FILE_KINDS = ("subscribers", "cdrs", "sip_events")
 
 subscribers = Table(
@@ -180,6 +181,17 @@ restricted_destinations = Table(
     Column("added_at", UTCDateTime, nullable=False),
     UniqueConstraint("kind", "value"),
     CheckConstraint(f"kind IN {DESTINATION_KINDS!r}", name="kind"),
+)
+
+dormant_consents = Table(
+    "dormant_consents",
+    metadata,
+    Column("subscriber_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    Column("note", Text, nullable=False),
+    CheckConstraint(f"state IN {CONSENT_STATES!r}", name="state"),
 )
 
 audit_log = Table(

@@ -30,6 +30,7 @@ from tollguard.adapters.store.models import (
     Case,
     ContactAttempt,
     Control,
+    DormantConsent,
     IngestedFile,
     InputOffset,
     InsertCounts,
@@ -114,6 +115,16 @@ def _destination(row: Row[Any]) -> RestrictedDestination:
         provenance=row.provenance,
         added_by=row.added_by,
         added_at=row.added_at,
+    )
+
+
+def _consent(row: Row[Any]) -> DormantConsent:
+    return DormantConsent(
+        subscriber_id=row.subscriber_id,
+        state=row.state,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        note=row.note,
     )
 
 
@@ -996,6 +1007,70 @@ class Store:
             q = q.where(t.c.kind == kind)
         with self._read() as conn:
             return [_destination(r) for r in conn.execute(q)]
+
+    # -- dormant customers' consent ----------------------------------------------------------------
+
+    def get_consent(self, subscriber_id: str) -> DormantConsent | None:
+        """A customer's consent record, or ``None`` when never asked."""
+        t = s.dormant_consents
+        with self._read() as conn:
+            row = conn.execute(select(t).where(t.c.subscriber_id == subscriber_id)).first()
+        return None if row is None else _consent(row)
+
+    def list_consents(self, *, state: str | None = None) -> list[DormantConsent]:
+        """Consent records, by subscriber."""
+        t = s.dormant_consents
+        q = select(t).order_by(t.c.subscriber_id)
+        if state is not None:
+            q = q.where(t.c.state == state)
+        with self._read() as conn:
+            return [_consent(r) for r in conn.execute(q)]
+
+    def set_consent(
+        self,
+        subscriber_id: str,
+        state: str,
+        *,
+        by: str,
+        reason: str,
+        at: datetime,
+        evidence: Mapping[str, object] | None = None,
+        conn: Connection | None = None,
+    ) -> DormantConsent:
+        """Record a consent state (audited as ``consent.<state>`` in the same transaction).
+
+        The workflow's rules (which state may follow which) belong to the caller
+        (:mod:`tollguard.domain.dormant`); the store checks only that the state is known.
+        """
+        if state not in s.CONSENT_STATES:
+            raise StoreError(f"unknown consent state {state!r} ({', '.join(s.CONSENT_STATES)})")
+        t = s.dormant_consents
+        values = {"state": state, "updated_at": at, "updated_by": by, "note": reason}
+        with self._tx(conn) as c:
+            existing = c.execute(
+                select(t.c.subscriber_id).where(t.c.subscriber_id == subscriber_id)
+            ).first()
+            if existing is None:
+                row = c.execute(
+                    t.insert().returning(*t.c), {"subscriber_id": subscriber_id, **values}
+                ).one()
+            else:
+                row = c.execute(
+                    update(t)
+                    .where(t.c.subscriber_id == subscriber_id)
+                    .values(**values)
+                    .returning(*t.c)
+                ).one()
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action=f"consent.{state}",
+                subject=f"subscriber:{subscriber_id}",
+                reason=reason,
+                at=at,
+                evidence=to_json_value(dict(evidence or {})),
+            )
+        return _consent(row)
 
     # -- snapshots and input offsets ------------------------------------------------------------
 
