@@ -371,3 +371,17 @@ def test_days_under_suspicion_never_enter_the_meter_baseline() -> None:
         meter.roll(day, 24 * day, 1, 0.1)
     assert meter.peak_day == 400.0
     assert meter.threshold_day(3.0, 0.7, 3000.0) < 50_000.0
+
+
+def test_a_dialler_with_thousands_of_attempts_does_not_overflow_the_evidence() -> None:
+    tr = Traffic()
+    office_history(tr, "big", days=7)
+    for i in range(1100):  # 1,100 re-dials to one denied country within 20 minutes ...
+        tr.call("big", at(12, 1) + i, SO[:-3] + f"{i % 1000:03d}", 600)
+    other = tr.call("big", at(12, 1) + 1150, CU, 600)  # ... then another country, still in contact
+    tr.call("big", at(12, 4), DOMESTIC, 60)  # time passes beyond the contact attempts
+    engine, out = run([customer("big")], tr.ordered())
+    attack = [d for d in decisions(out, "big") if at(12, 1) <= d.time < at(12, 2)]
+    assert len(attack) == 1101 and not any(d.allow for d in attack)
+    assert next(d for d in attack if d.call_id == other).reasons[0] == "fraud_risk"
+    assert engine.controls.suspended("big") is not None

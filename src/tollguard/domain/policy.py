@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tollguard.domain.cases import Case, CaseState, ContactAttempt
 from tollguard.domain.controls import Control, ControlKind, DenyReason
-from tollguard.domain.detectors.base import CallContext, Evidence
+from tollguard.domain.detectors.base import CallContext, Evidence, capped_power
 from tollguard.domain.detectors.calling_hours import CallingHours
 from tollguard.domain.detectors.charge_meter import ChargeMeter
 from tollguard.domain.detectors.concurrency import Concurrency
@@ -480,7 +480,7 @@ class TollguardPolicy:
         if case is not None and case.state is not CaseState.CLOSED:
             lr = min(
                 1e3,
-                cfg.case.persistence_lr ** max(case.high_risk_attempts, 1)
+                capped_power(cfg.case.persistence_lr, max(case.high_risk_attempts, 1), 1e3)
                 * math.exp(case.metering_log_lr),
             )
             evs.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,17 @@ from tollguard.domain.restricted import RestrictedDestination
 #: Bounds on any single likelihood ratio, so that no one detector decides alone.
 LR_MIN = 1e-3
 LR_MAX = 1e4
+
+
+def capped_power(base: float, exponent: float, cap: float) -> float:
+    """``min(cap, base ** exponent)`` without overflowing when the power is huge.
+
+    >>> capped_power(2.0, 3.0, 1e3), capped_power(2.0, 20_000.0, 1e3)
+    (8.0, 1000.0)
+    """
+    if exponent * math.log(base) >= math.log(cap):
+        return cap
+    return float(base**exponent)
 
 
 def clamp_lr(lr: float) -> float:

@@ -30,7 +30,7 @@ from array import array
 from collections import deque
 
 from tollguard.domain.calendar import TIME_BUCKETS
-from tollguard.domain.detectors.base import Evidence
+from tollguard.domain.detectors.base import Evidence, capped_power
 
 #: Days a closed day waits before the baseline learns it.
 GUARD_DAYS = 7
@@ -184,5 +184,5 @@ class ChargeMeter:
         }
         if ratio <= 1.0:
             return Evidence(self.name, 1.0, None, facts)
-        lr = min(1e4, step ** (1.0 + math.log2(ratio)))
+        lr = capped_power(step, 1.0 + math.log2(ratio), 1e4)
         return Evidence(self.name, lr, "charges_above_baseline", facts)

@@ -16,6 +16,7 @@ Look-alikes: heavy business users (their maximum is high), one-day spikes (a few
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from tollguard.domain.detectors.base import Evidence
@@ -67,7 +68,8 @@ class Concurrency:
         burst = self.burst(t, window_s)
         excess_c = max(0, concurrent - max(self.max_active, 1))
         excess_b = max(0, burst - max(self.max_burst, 2))
-        lr = min(cap, conc_step**excess_c * burst_step**excess_b)
+        log_lr = excess_c * math.log(conc_step) + excess_b * math.log(burst_step)
+        lr = cap if log_lr >= math.log(cap) else conc_step**excess_c * burst_step**excess_b
         reason = "concurrent_calls" if excess_c >= 2 else "call_burst" if excess_b >= 3 else None
         facts = {
             "concurrent": concurrent,
