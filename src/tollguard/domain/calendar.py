@@ -14,12 +14,13 @@ TIME_BUCKETS = 12
 class LocalCalendar:
     """Maps event times to local hour, day and time-of-week bucket. Cached per local hour."""
 
-    __slots__ = ("_cache", "_holidays", "_tz")
+    __slots__ = ("_cache", "_holidays", "_last", "_tz")
 
     def __init__(self, timezone: str = "Asia/Tokyo", holiday_country: str = "JP") -> None:
         self._tz = ZoneInfo(timezone)
         self._holidays = holidays.country_holidays(holiday_country)
         self._cache: dict[int, tuple[int, int, bool]] = {}
+        self._last: tuple[int, int, int] = (-(2**63), 0, 0)  # hour key, day, bucket
 
     def _hour_info(self, t: float) -> tuple[int, int, bool]:
         key = int(t // 3600)
@@ -45,6 +46,17 @@ class LocalCalendar:
     def is_off_day(self, t: float) -> bool:
         """True on Saturdays, Sundays and public holidays."""
         return self._hour_info(t)[2]
+
+    def day_bucket(self, t: float) -> tuple[int, int]:
+        """``(local_day(t), bucket(t))`` at once (the last hour asked is remembered)."""
+        key = int(t // 3600)
+        last = self._last
+        if last[0] == key:
+            return last[1], last[2]
+        day, hour, off = self._hour_info(t)
+        bucket = (6 if off else 0) + hour // 4
+        self._last = (key, day, bucket)
+        return day, bucket
 
     def bucket(self, t: float) -> int:
         """Time-of-week bucket: 6 x (weekend or holiday) + local hour // 4."""

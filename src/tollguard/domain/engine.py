@@ -53,6 +53,12 @@ from tollguard.domain.records import IntlStatus, Subscriber
 from tollguard.domain.restricted import RestrictedDestinationList
 
 _SNAPSHOT_VERSION = 1
+#: Entries of the per-callee destination cache before it is cleared (a bound on its memory).
+_DEST_CACHE_MAX = 1 << 18
+
+#: What the engine needs to know of a dialled number, computed once per callee string:
+#: (international, e164, region, number type, rate per minute, tariff prefix, country rate).
+Destination = tuple[bool, str | None, str | None, str, float, str, float]
 
 
 @dataclass(slots=True)
@@ -91,6 +97,18 @@ class Policy(Protocol):
     def domestic_call(self, ctx: CallContext) -> None:
         """An allowed domestic call was set up (learning only)."""
 
+    def learn_domestic(
+        self,
+        subscriber_id: str,
+        day: int,
+        bucket: int,
+        source_ip: str | None,
+        ip_public: bool,
+        ip_network: str | None,
+        ip_country: str | None,
+    ) -> None:
+        """:meth:`domestic_call` from the facts it uses, without a :class:`CallContext`."""
+
     def sip_event(self, event: SipEvent, out: list[Output]) -> None:
         """A SIP security event."""
 
@@ -114,8 +132,14 @@ class Engine:
         tariff: Tariff | None = None,
         ip_locator: IpLocator | None = None,
         restricted: RestrictedDestinationList | None = None,
+        fast: bool = True,
     ) -> None:
         self.config = config or EngineConfig()
+        # Fast paths (per-callee destination cache, domestic calls without a CallContext). They
+        # give exactly the outputs of the general path (tests/test_replay_equivalence.py); False
+        # runs the general path only.
+        self.fast = fast
+        self._destinations: dict[str, Destination] = {}
         self.classifier = classifier or NumberClassifier(
             NumberingPlan.for_region(self.config.home_region)
         )
@@ -188,7 +212,9 @@ class Engine:
         out = self.advance(t) if not isinstance(event, Tick) else []
         self.now = t
         if isinstance(event, CallStarted):
-            self._call_started(event, t, out)
+            self._call_started(
+                t, event.call_id, event.subscriber_id, event.callee, event.source_ip, out
+            )
         elif isinstance(event, CallAnswered):
             call = self.active.get(event.call_id)
             if call is not None and call.answered is None:
@@ -205,49 +231,102 @@ class Engine:
             self.apply_manual(event, out)
         return out
 
+    def call_started(
+        self,
+        time: float,
+        call_id: str,
+        subscriber_id: str,
+        callee: str,
+        source_ip: str | None = None,
+    ) -> list[Output]:
+        """``process(CallStarted(time, call_id, subscriber_id, callee, source_ip))``, without
+        building the event (the replay's hot path)."""
+        t = time if time >= self.now else self.now
+        nt = self.next_tick
+        out = self.advance(t) if nt is None or nt <= t else []
+        self.now = t
+        self._call_started(t, call_id, subscriber_id, callee, source_ip, out)
+        return out
+
     # -- calls -----------------------------------------------------------------------------
-    def enrich(self, event: CallStarted, t: float) -> CallContext:
-        """Classify, rate and locate a call."""
-        info = self.classifier.classify(event.callee)
+    def destination(self, callee: str) -> Destination:
+        """Classify and rate a dialled number (cached per callee string on the fast path)."""
+        if not self.fast:
+            return self._destination(callee)
+        cache = self._destinations
+        found = cache.get(callee)
+        if found is None:
+            found = self._destination(callee)
+            if len(cache) >= _DEST_CACHE_MAX:
+                cache.clear()
+            cache[callee] = found
+        return found
+
+    def _destination(self, callee: str) -> Destination:
+        info = self.classifier.classify(callee)
         rate = self.tariff.lookup(info.e164) if info.e164 else None
         region = info.region
         if region is None and info.calling_code is not None:
             region = self._region_of_code(info.calling_code)
-        ip = event.source_ip or None
+        international = info.international or (
+            info.e164 is None and callee.startswith(self.classifier.plan.international_prefixes)
+        )
+        return (
+            international,
+            info.e164,
+            region,
+            info.number_type.value,
+            (rate or self.tariff.fallback).rate_per_min,
+            rate.prefix if rate else "",
+            self._country_rate(info.calling_code),
+        )
+
+    def enrich(self, event: CallStarted, t: float) -> CallContext:
+        """Classify, rate and locate a call."""
+        return self._context(
+            t, event.call_id, event.subscriber_id, event.callee, event.source_ip, None
+        )
+
+    def _context(
+        self,
+        t: float,
+        call_id: str,
+        subscriber_id: str,
+        callee: str,
+        source_ip: str | None,
+        dest: Destination | None,
+    ) -> CallContext:
+        international, e164, region, number_type, rate_per_min, rate_prefix, country_rate = (
+            dest if dest is not None else self.destination(callee)
+        )
+        ip = source_ip or None
         ip_country = ip_network = None
         public = False
         if ip is not None:
             ipi = self.ips.lookup(ip)
             ip_country, ip_network = ipi.country, ipi.network
             public = ipi.scope is IpScope.PUBLIC
-        international = info.international or (
-            info.e164 is None
-            and event.callee.startswith(self.classifier.plan.international_prefixes)
-        )
-        restricted = (
-            self.restricted.match(info.e164, region, info.number_type.value)
-            if international
-            else None
-        )
+        restricted = self.restricted.match(e164, region, number_type) if international else None
+        day, bucket = self.calendar.day_bucket(t)
         return CallContext(
             time=t,
-            call_id=event.call_id,
-            subscriber_id=event.subscriber_id,
-            callee=event.callee,
-            e164=info.e164,
+            call_id=call_id,
+            subscriber_id=subscriber_id,
+            callee=callee,
+            e164=e164,
             region=region,
-            number_type=info.number_type.value,
+            number_type=number_type,
             international=international,
-            rate_per_min=(rate or self.tariff.fallback).rate_per_min,
+            rate_per_min=rate_per_min,
             restricted=restricted,
             source_ip=ip,
             ip_country=ip_country,
             ip_network=ip_network,
             ip_public=public,
-            bucket=self.calendar.bucket(t),
-            day=self.calendar.local_day(t),
-            rate_prefix=rate.prefix if rate else "",
-            country_rate_per_min=self._country_rate(info.calling_code),
+            bucket=bucket,
+            day=day,
+            rate_prefix=rate_prefix,
+            country_rate_per_min=country_rate,
         )
 
     def _country_rate(self, cc: int | None) -> float:
@@ -267,29 +346,61 @@ class Engine:
             self._cc_region[cc] = None if region == "ZZ" else region
         return self._cc_region[cc]
 
-    def _call_started(self, event: CallStarted, t: float, out: list[Output]) -> None:
-        ctx = self.enrich(event, t)
-        sid = event.subscriber_id
+    def _call_started(
+        self,
+        t: float,
+        call_id: str,
+        sid: str,
+        callee: str,
+        source_ip: str | None,
+        out: list[Output],
+    ) -> None:
+        dest = None
+        if self.fast:
+            dest = self.destination(callee)
+            if not dest[0] and self._domestic_fast(t, call_id, sid, source_ip, out):
+                return
+        ctx = self._context(t, call_id, sid, callee, source_ip, dest)
         if ctx.international:
             self.policy.observe_attempt(ctx, out)
         deny = self.controls.authorize(
             sid, ctx.international, ctx.region, ctx.e164, ctx.source_ip, t, ctx.rate_prefix
         )
         if deny is not None:
-            self.dropped.add(event.call_id)
-            out.append(Decision(t, event.call_id, False, (deny.value,), sid))
+            self.dropped.add(call_id)
+            out.append(Decision(t, call_id, False, (deny.value,), sid))
             if ctx.international:
                 self.policy.denied_by_control(ctx, deny, out)
             return
         if not ctx.international:
             self.policy.domestic_call(ctx)
-            out.append(Decision(t, event.call_id, True, (), sid))
+            out.append(Decision(t, call_id, True, (), sid))
             return
         allow, reasons, log_odds = self.policy.assess(ctx, out)
         p = 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0
-        out.append(Decision(t, event.call_id, allow, reasons, sid, round(p, 6)))
+        out.append(Decision(t, call_id, allow, reasons, sid, round(p, 6)))
         if not allow:
-            self.dropped.add(event.call_id)
+            self.dropped.add(call_id)
+
+    def _domestic_fast(
+        self, t: float, call_id: str, sid: str, source_ip: str | None, out: list[Output]
+    ) -> bool:
+        """A domestic call without a :class:`CallContext`: the controls only check its source
+        address, and the policy only learns from it. False when the general path must run (the
+        address is blocked)."""
+        ip = source_ip or None
+        if ip is None:
+            public, network, country = False, None, None
+        else:
+            block = self.controls.ip_blocked(ip)
+            if block is not None and block.active(t):
+                return False
+            ipi = self.ips.lookup(ip)
+            public, network, country = ipi.scope is IpScope.PUBLIC, ipi.network, ipi.country
+        day, bucket = self.calendar.day_bucket(t)
+        self.policy.learn_domestic(sid, day, bucket, ip, public, network, country)
+        out.append(Decision(t, call_id, True, (), sid))
+        return True
 
     def register_active(self, call: ActiveCall) -> None:
         """Track an allowed international call until it ends."""
@@ -384,7 +495,7 @@ class Engine:
         self.policy.engine = self  # type: ignore[attr-defined]
 
 
-_NOT_STATE = {"classifier", "tariff", "ips", "calendar"}
+_NOT_STATE = {"classifier", "tariff", "ips", "calendar", "fast", "_destinations"}
 
 
 @dataclass(frozen=True, slots=True)

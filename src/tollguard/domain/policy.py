@@ -138,12 +138,40 @@ class TollguardPolicy:
     # -- learning from legitimate traffic ----------------------------------------------------
     def domestic_call(self, ctx: CallContext) -> None:
         """Learn the customer's habits from an allowed domestic call."""
-        self.population.note_day(ctx.day)
-        cust = self.customer(ctx.subscriber_id)
+        self.learn_domestic(
+            ctx.subscriber_id,
+            ctx.day,
+            ctx.bucket,
+            ctx.source_ip,
+            ctx.ip_public,
+            ctx.ip_network,
+            ctx.ip_country,
+        )
+
+    def learn_domestic(
+        self,
+        subscriber_id: str,
+        day: int,
+        bucket: int,
+        source_ip: str | None,
+        ip_public: bool,
+        ip_network: str | None,
+        ip_country: str | None,
+    ) -> None:
+        """:meth:`domestic_call` from the facts it uses (the engine's fast path for the many
+        domestic calls builds no :class:`CallContext`)."""
+        population = self.population
+        population.note_day(day)
+        cust = self.customers.get(subscriber_id) or self.customer(subscriber_id)
         cust.share.learn_one(False)
-        cust.hours.learn_one(ctx.bucket)
-        foreign = self._learn_address(cust, ctx)
-        self.population.learn_one(cust.segment, ctx.bucket, False, False, 0, foreign)
+        cust.hours.learn_one(bucket)
+        foreign = None
+        if source_ip is not None and ip_public:  # as _learn_address
+            if cust.ips is None:
+                cust.ips = SourceIpHistory()
+            cust.ips.learn_one(source_ip, ip_network, ip_country)
+            foreign = ip_country != self.cfg.home_region
+        population.learn_one(cust.segment, bucket, False, False, 0, foreign)
 
     def _learn_address(self, cust: CustomerState, ctx: CallContext) -> bool | None:
         """Learn a legitimate call's public source address; whether it was foreign (None: none)."""

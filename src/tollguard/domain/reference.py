@@ -58,6 +58,18 @@ class ReferencePolicy:
     def domestic_call(self, ctx: CallContext) -> None:
         """The reference process does not look at domestic calls."""
 
+    def learn_domestic(
+        self,
+        subscriber_id: str,
+        day: int,
+        bucket: int,
+        source_ip: str | None,
+        ip_public: bool,
+        ip_network: str | None,
+        ip_country: str | None,
+    ) -> None:
+        """The reference process does not look at domestic calls."""
+
     def denied_by_control(self, ctx: CallContext, reason: DenyReason, out: list[Output]) -> None:
         """Nothing more to do: the control already refused the call."""
 
