@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -17,7 +19,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from tollguard.adapters.readers import read_any_cdrs, read_sip_events, read_subscribers
+from tollguard.adapters.readers import (
+    CdrFormat,
+    detect_cdr_format,
+    read_any_cdrs,
+    read_sip_events,
+    read_subscribers,
+)
+from tollguard.adapters.readers.cdrs import CallRow, read_cdr_calls
 from tollguard.domain.config import EngineConfig
 from tollguard.domain.engine import Engine
 from tollguard.domain.events import (
@@ -41,6 +50,9 @@ from tollguard.domain.records import (
 
 #: After the last input event, keep time running this long so contact timers and expiries fire.
 DRAIN_SECONDS = 3600.0
+#: Within this many seconds of 1970 a time in microseconds has its own float (2**53 us), so
+#: sorting calls by float start is sorting them by their exact start.
+_EXACT_SECONDS = 9.0e9
 
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
@@ -66,6 +78,66 @@ def load_inputs(subscribers: Path, cdrs: Path, sip_events: Path | None = None) -
     sips = _split(read_sip_events(sip_events), quarantined) if sip_events is not None else []
     sips.sort(key=lambda e: e.time)
     return ReplayInputs(subs, records, sips, quarantined)
+
+
+@dataclass(slots=True)
+class ReplayCalls:
+    """A replay's inputs in the engine's terms (what :func:`load_calls` reads): calls as
+    :data:`~tollguard.adapters.readers.cdrs.CallRow` tuples sorted by start (stable), SIP events
+    sorted by time (stable), and the quarantined rows of every file."""
+
+    subscribers: list[Subscriber]
+    calls: list[CallRow]
+    sip_events: list[SipSecurityEvent]
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+
+
+def load_calls(subscribers: Path, cdrs: Path, sip_events: Path | None = None) -> ReplayCalls:
+    """:func:`load_inputs` for the replay's hot path: the same calls in the same order, the same
+    quarantined rows, without building a :class:`CallDetailRecord` per row."""
+    quarantined: list[QuarantinedRow] = []
+    subs = _split(read_subscribers(subscribers), quarantined)
+    fmt = detect_cdr_format(cdrs)
+    calls: list[CallRow]
+    if fmt is CdrFormat.TOLLGUARD:
+        mark = len(quarantined)
+        calls = _split(read_cdr_calls(cdrs), quarantined)
+        starts = [c[3] for c in calls]
+        if any(starts[i] > starts[i + 1] for i in range(len(starts) - 1)):
+            if all(-_EXACT_SECONDS < t < _EXACT_SECONDS for t in starts):
+                calls.sort(key=lambda c: c[3])
+            else:  # times so far out that floats may tie: sort the records themselves
+                del quarantined[mark:]
+                calls = _call_rows(_sorted_records(read_any_cdrs(cdrs, fmt), quarantined))
+    else:
+        calls = _call_rows(_sorted_records(read_any_cdrs(cdrs, fmt), quarantined))
+    sips = _split(read_sip_events(sip_events), quarantined) if sip_events is not None else []
+    sips.sort(key=lambda e: e.time)
+    return ReplayCalls(subs, calls, sips, quarantined)
+
+
+def _sorted_records(
+    items: Iterable[CallDetailRecord | QuarantinedRow], quarantined: list[QuarantinedRow]
+) -> list[CallDetailRecord]:
+    records = _split(items, quarantined)
+    if any(records[i].start > records[i + 1].start for i in range(len(records) - 1)):
+        records.sort(key=lambda r: r.start)
+    return records
+
+
+def _call_rows(records: Iterable[CallDetailRecord]) -> list[CallRow]:
+    return [
+        (
+            r.call_id,
+            r.subscriber_id,
+            r.callee,
+            r.start.timestamp(),
+            r.answer.timestamp() if r.answer is not None else None,
+            r.end.timestamp(),
+            r.source_ip,
+        )
+        for r in records
+    ]
 
 
 def _split(items: Iterable[T | QuarantinedRow], quarantined: list[QuarantinedRow]) -> list[T]:
@@ -117,6 +189,134 @@ def _sip(e: SipSecurityEvent) -> SipEvent:
     return SipEvent(e.time.timestamp(), e.source_ip, e.username, e.event, e.user_agent)
 
 
+def _events(calls: list[CallRow], sips: list[SipEvent]) -> Iterator[Event]:
+    """:func:`events_from` over call rows (the general path of :func:`run_outputs`)."""
+    pending: list[tuple[float, int, int, Event]] = []
+    si = 0
+    seq = 0
+    for call_id, sid, callee, t0, answered, t1, ip in calls:
+        while si < len(sips) and sips[si].time <= t0:
+            e = sips[si]
+            heapq.heappush(pending, (e.time, 1, seq, e))
+            seq += 1
+            si += 1
+        while pending and pending[0][0] <= t0:
+            yield heapq.heappop(pending)[3]
+        yield CallStarted(t0, call_id, sid, callee, ip)
+        if answered is not None:
+            heapq.heappush(pending, (answered, 2, seq, CallAnswered(answered, call_id)))
+            seq += 1
+        heapq.heappush(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
+        seq += 1
+    for e in sips[si:]:
+        heapq.heappush(pending, (e.time, 1, seq, e))
+        seq += 1
+    while pending:
+        yield heapq.heappop(pending)[3]
+
+
+def _fast_ok(calls: list[CallRow], sips: list[SipEvent]) -> bool:
+    """Whether the event stream of these inputs is in time order with unique call ids: then the
+    answers and ends of calls that are neither in progress nor refused are no-ops and
+    :func:`_run_fast` may leave them out."""
+    last = -math.inf
+    for c in calls:
+        t0, ta, t1 = c[3], c[4], c[5]
+        if not (last <= t0 <= t1) or (ta is not None and not t0 <= ta <= t1):
+            return False
+        last = t0
+    last = -math.inf
+    for e in sips:
+        if not last <= e.time:
+            return False
+        last = e.time
+    return len({c[0] for c in calls}) == len(calls)
+
+
+def run_outputs(
+    engine: Engine, replay: ReplayCalls, progress: Progress | None = None
+) -> Iterator[Output]:
+    """Run a replay through ``engine``; yields its outputs in order (the drain included).
+
+    With ``engine.fast`` (the default) and well-ordered input, the calls go straight to
+    :meth:`Engine.call_started` and only the answers and ends that can matter (calls in progress
+    or refused) are queued; otherwise every event goes through :meth:`Engine.process`. Both give
+    the same outputs (``tests/test_replay_equivalence.py``).
+    """
+    calls = replay.calls
+    sips = [_sip(e) for e in replay.sip_events]
+    if engine.fast and _fast_ok(calls, sips):
+        yield from _run_fast(engine, calls, sips, progress)
+        return
+    total = len(calls)
+    done = 0
+    last_t: float | None = None
+    for event in _events(calls, sips):
+        yield from engine.process(event)
+        last_t = event.time
+        if progress is not None and isinstance(event, CallStarted):
+            done += 1
+            if done % 10_000 == 0 or done == total:
+                progress(done, total)
+    if last_t is not None:
+        yield from engine.advance(last_t + DRAIN_SECONDS)
+
+
+def _run_fast(
+    engine: Engine, calls: list[CallRow], sips: list[SipEvent], progress: Progress | None
+) -> Iterator[Output]:
+    process = engine.process
+    started = engine.call_started
+    active = engine.active
+    dropped = engine.dropped
+    push = heapq.heappush
+    pop = heapq.heappop
+    pending: list[tuple[float, int, int, Event]] = []
+    nsips = len(sips)
+    total = len(calls)
+    si = seq = done = 0
+    last_t = -math.inf
+    for call_id, sid, callee, t0, answered, t1, ip in calls:
+        while si < nsips and sips[si].time <= t0:
+            e = sips[si]
+            push(pending, (e.time, 1, seq, e))
+            seq += 1
+            si += 1
+        while pending and pending[0][0] <= t0:
+            yield from process(pop(pending)[3])
+        yield from started(t0, call_id, sid, callee, ip)
+        if t1 > last_t:
+            last_t = t1
+        if call_id in active:
+            if answered is not None:
+                push(pending, (answered, 2, seq, CallAnswered(answered, call_id)))
+                seq += 1
+            push(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
+            seq += 1
+        elif call_id in dropped:  # its answer is a no-op; its end forgets the call id
+            push(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
+            seq += 1
+        if progress is not None:
+            done += 1
+            if done % 10_000 == 0 or done == total:
+                progress(done, total)
+    for e in sips[si:]:
+        push(pending, (e.time, 1, seq, e))
+        seq += 1
+    while pending:
+        yield from process(pop(pending)[3])
+    if sips and sips[-1].time > last_t:
+        last_t = sips[-1].time
+    if calls or sips:
+        # The general path's last event (an end left out here, perhaps) set the engine's clock.
+        engine.now = max(engine.now, last_t)
+        yield from engine.advance(last_t + DRAIN_SECONDS)
+
+
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))
+_MINUTES_KEPT = 4096
+
+
 class OutputFormatter:
     """Turns engine outputs into the replay's JSON objects (times in the local zone)."""
 
@@ -124,13 +324,73 @@ class OutputFormatter:
         self.tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self._last_t: float | None = None
         self._last_s = ""
+        # minute (POSIX seconds // 60) -> the text before and after its seconds, or None when
+        # the minute's UTC offset changes or is not whole minutes
+        self._minutes: dict[int, tuple[str, str] | None] = {}
 
     def time(self, t: float) -> str:
         """ISO 8601 with offset, whole seconds."""
         if t != self._last_t:
             self._last_t = t
-            self._last_s = datetime.fromtimestamp(t, self.tz).isoformat(timespec="seconds")
+            self._last_s = self._time(t)
         return self._last_s
+
+    def _time(self, t: float) -> str:
+        try:
+            whole = int(t)
+        except (OverflowError, ValueError):
+            whole = None
+        if whole is not None and whole == t:
+            minute, second = divmod(whole, 60)
+            try:
+                parts = self._minutes[minute]
+            except KeyError:
+                parts = self._minute(minute)
+            if parts is not None:
+                return parts[0] + _TWO_DIGITS[second] + parts[1]
+        return datetime.fromtimestamp(t, self.tz).isoformat(timespec="seconds")
+
+    def _minute(self, minute: int) -> tuple[str, str] | None:
+        """The text of a minute's times around their seconds: all of them are
+        ``fromtimestamp(t).isoformat(timespec="seconds")`` with these around ``t % 60``."""
+        parts: tuple[str, str] | None = None
+        try:
+            first = datetime.fromtimestamp(minute * 60, self.tz)
+            last = datetime.fromtimestamp(minute * 60 + 59, self.tz)
+        except (OverflowError, OSError, ValueError):
+            pass
+        else:
+            offset = first.utcoffset()
+            if offset == last.utcoffset() and (offset is None or offset.total_seconds() % 60 == 0):
+                text = first.isoformat(timespec="seconds")
+                if text[16:19] == ":00":
+                    parts = (text[:17], text[19:])
+        if len(self._minutes) >= _MINUTES_KEPT:
+            self._minutes.clear()
+        self._minutes[minute] = parts
+        return parts
+
+    def line(self, o: Output) -> str:
+        """One output as its JSON line (without the newline): exactly
+        ``json.dumps(self.to_dict(o), ensure_ascii=False, separators=(",", ":"))``."""
+        if o.__class__ is Decision and not o.reasons:  # type: ignore[union-attr]
+            call_id = o.call_id  # type: ignore[union-attr]
+            if '"' in call_id or "\\" in call_id or not call_id.isprintable():
+                call_id = json.dumps(call_id, ensure_ascii=False)
+            else:
+                call_id = '"' + call_id + '"'
+            return (
+                '{"time":"'
+                + self.time(o.time)
+                + '","kind":"call","call_id":'
+                + call_id
+                + (
+                    ',"decision":"allow","reasons":[]}'
+                    if o.allow  # type: ignore[union-attr]
+                    else ',"decision":"deny","reasons":[]}'
+                )
+            )
+        return json.dumps(self.to_dict(o), ensure_ascii=False, separators=(",", ":"))
 
     def to_dict(self, o: Output) -> dict[str, Any]:
         """One output as a JSON-ready dict with a stable key order."""
@@ -196,6 +456,13 @@ def run_engine(
 ) -> Iterator[dict[str, Any]]:
     """Run ``inputs`` through ``engine``; yields output dicts in order."""
     fmt = formatter or OutputFormatter(engine.config.timezone)
+    if engine.fast:
+        replay = ReplayCalls(
+            inputs.subscribers, _call_rows(inputs.cdrs), inputs.sip_events, inputs.quarantined
+        )
+        for o in run_outputs(engine, replay, progress):
+            yield fmt.to_dict(o)
+        return
     total = len(inputs.cdrs)
     done = 0
     last_t: float | None = None
@@ -227,9 +494,49 @@ def replay_files(
         if isinstance(config, EngineConfig)
         else (EngineConfig.load(config) if config is not None else EngineConfig())
     )
-    inputs = load_inputs(subscribers, cdrs, sip_events)
-    engine = Engine(inputs.subscribers, cfg, policy=policy)
-    yield from run_engine(engine, inputs, progress=progress)
+    replay = load_calls(subscribers, cdrs, sip_events)
+    engine = Engine(replay.subscribers, cfg, policy=policy)
+    fmt = OutputFormatter(engine.config.timezone)
+    for o in run_outputs(engine, replay, progress):
+        yield fmt.to_dict(o)
+
+
+def output_key(o: Output) -> str:
+    """What the replay command counts an output as: ``call allow``, ``action block_ip``..."""
+    if isinstance(o, Decision):
+        return "call allow" if o.allow else "call deny"
+    if isinstance(o, Action):
+        return f"action {o.action.value}"
+    return "terminate" if isinstance(o, Terminate) else "alert"
+
+
+def write_outputs(
+    outputs: Iterable[Output],
+    path: Path,
+    formatter: OutputFormatter,
+    counts: Counter[str] | None = None,
+) -> int:
+    """Write engine outputs one JSON line each (as :func:`write_jsonl` writes their dicts);
+    returns the number of lines. ``counts`` (if given) counts them by :func:`output_key`."""
+    n = 0
+    line = formatter.line
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        write = fh.write
+        buffer: list[str] = []
+        add = buffer.append
+        for o in outputs:
+            add(line(o))
+            n += 1
+            if counts is not None:
+                counts[output_key(o)] += 1
+            if len(buffer) >= 4096:
+                buffer.append("")
+                write("\n".join(buffer))
+                buffer.clear()
+        if buffer:
+            buffer.append("")
+            write("\n".join(buffer))
+    return n
 
 
 def write_jsonl(outputs: Iterable[dict[str, Any]], path: Path) -> int:

@@ -36,14 +36,14 @@ def replay_command(
 ) -> None:
     """Replay files through the engine."""
     from tollguard.adapters.readers import InputFileError
-    from tollguard.app.replay import load_inputs, run_engine, write_jsonl
+    from tollguard.app.replay import OutputFormatter, load_calls, run_outputs, write_outputs
     from tollguard.domain.config import ConfigError, EngineConfig
     from tollguard.domain.engine import Engine
 
     err = Console(stderr=True)
     try:
         cfg = EngineConfig.load(config) if config is not None else EngineConfig()
-        inputs = load_inputs(subscribers, cdrs, sip_events)
+        inputs = load_calls(subscribers, cdrs, sip_events)
         engine = Engine(inputs.subscribers, cfg, policy=policy)
     except (ConfigError, InputFileError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -66,18 +66,13 @@ def replay_command(
         console=err,
         disable=not show,
     ) as bar:
-        task = bar.add_task("replay", total=len(inputs.cdrs))
+        task = bar.add_task("replay", total=len(inputs.calls))
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done)
 
-        def counted() -> object:
-            for d in run_engine(engine, inputs, progress=progress):
-                key = d["kind"] if d["kind"] != "call" else f"call {d['decision']}"
-                kinds[key if d["kind"] != "action" else f"action {d['action']}"] += 1
-                yield d
-
-        n = write_jsonl(counted(), out)  # type: ignore[arg-type]
+        outputs = run_outputs(engine, inputs, progress=progress)
+        n = write_outputs(outputs, out, OutputFormatter(engine.config.timezone), kinds)
     table = Table(title=f"Replay ({policy}): {n:,} outputs written to {out}")
     table.add_column("output")
     table.add_column("count", justify="right")
