@@ -155,3 +155,38 @@ class InputOffset:
     position: int
     detail: JsonObject
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IntelCandidate:
+    """A destination or address another carrier shared, awaiting (or after) review."""
+
+    id: int
+    kind: str
+    value: str
+    source: str
+    country: str | None
+    first_seen: datetime
+    last_seen: datetime
+    incidents: int
+    calls: int
+    cost_band: str | None
+    feed_digest: str
+    imported_at: datetime
+    status: str
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+    @property
+    def key(self) -> str:
+        """``kind:value``."""
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class IntelImportCounts:
+    """What an import changed: candidates new, updated with newer figures, and unchanged."""
+
+    new: int
+    updated: int
+    unchanged: int

@@ -39,6 +39,8 @@ CONTROL_KINDS = ("suspension", "country_restriction", "ip_block", "destination_d
 DESTINATION_KINDS = ("country", "range")
 CONSENT_STATES = ("not_asked", "requested", "granted", "declined", "withdrawn")
 FILE_KINDS = ("subscribers", "cdrs", "sip_events")
+INTEL_KINDS = ("country", "range", "ip")
+INTEL_STATUSES = ("candidate", "accepted", "rejected")
 
 subscribers = Table(
     "subscribers",
@@ -192,6 +194,30 @@ dormant_consents = Table(
     Column("updated_by", String(128), nullable=False),
     Column("note", Text, nullable=False),
     CheckConstraint(f"state IN {CONSENT_STATES!r}", name="state"),
+)
+
+intel_candidates = Table(
+    "intel_candidates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("country", String(8), nullable=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("calls", Integer, nullable=False),
+    Column("cost_band", String(16), nullable=True),
+    Column("feed_digest", String(64), nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reviewed_by", String(128), nullable=True),
+    Column("reviewed_at", UTCDateTime, nullable=True),
+    UniqueConstraint("kind", "value", "source"),
+    Index(None, "status"),
+    CheckConstraint(f"kind IN {INTEL_KINDS!r}", name="kind"),
+    CheckConstraint(f"status IN {INTEL_STATUSES!r}", name="status"),
 )
 
 audit_log = Table(

@@ -34,12 +34,15 @@ from tollguard.adapters.store.models import (
     IngestedFile,
     InputOffset,
     InsertCounts,
+    IntelCandidate,
+    IntelImportCounts,
     QuarantineEntry,
     RatedCdr,
     RestrictedDestination,
     Snapshot,
 )
 from tollguard.adapters.store.types import sqlite_utc_text
+from tollguard.domain.intel import dearer_band
 from tollguard.domain.records import (
     CallDetailRecord,
     Disposition,
@@ -126,6 +129,29 @@ def _consent(row: Row[Any]) -> DormantConsent:
         updated_by=row.updated_by,
         note=row.note,
     )
+
+
+def _candidate(row: Row[Any]) -> IntelCandidate:
+    return IntelCandidate(
+        id=row.id,
+        kind=row.kind,
+        value=row.value,
+        source=row.source,
+        country=row.country,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        incidents=row.incidents,
+        calls=row.calls,
+        cost_band=row.cost_band,
+        feed_digest=row.feed_digest,
+        imported_at=row.imported_at,
+        status=row.status,
+        reviewed_by=row.reviewed_by,
+        reviewed_at=row.reviewed_at,
+    )
+
+
+_INTEL_FIGURES = ("country", "first_seen", "last_seen", "incidents", "calls", "cost_band")
 
 
 def _ingested(row: Row[Any]) -> IngestedFile:
@@ -1071,6 +1097,167 @@ class Store:
                 evidence=to_json_value(dict(evidence or {})),
             )
         return _consent(row)
+
+    # -- intelligence shared by other carriers --------------------------------------------------
+
+    def import_intel_candidates(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        *,
+        source: str,
+        feed_digest: str,
+        at: datetime,
+        by: str,
+        evidence: Mapping[str, object] | None = None,
+        conn: Connection | None = None,
+    ) -> tuple[IntelImportCounts, list[IntelCandidate]]:
+        """Record another carrier's entries as candidates (audited as ``intel.import``).
+
+        Each entry is a mapping with ``kind``, ``value``, ``country``, ``first_seen``,
+        ``last_seen`` (aware datetimes), ``incidents``, ``calls`` and ``cost_band``. A candidate
+        is one ``kind:value`` from one ``source``; a later feed widens its period and keeps the
+        larger counts and the dearer band, so importing the same feed twice changes nothing. The
+        review status is never changed here. Returns the counts and the new or updated rows.
+        """
+        t = s.intel_candidates
+        new = updated = unchanged = 0
+        changed: list[IntelCandidate] = []
+        with self._tx(conn) as c:
+            existing = {
+                (r.kind, r.value): r for r in c.execute(select(t).where(t.c.source == source))
+            }
+            for e in entries:
+                old = existing.get((e["kind"], e["value"]))
+                if old is None:
+                    row = c.execute(
+                        t.insert().returning(*t.c),
+                        {
+                            "kind": e["kind"],
+                            "value": e["value"],
+                            "source": source,
+                            **{k: e[k] for k in _INTEL_FIGURES},
+                            "feed_digest": feed_digest,
+                            "imported_at": at,
+                            "status": "candidate",
+                        },
+                    ).one()
+                    existing[(row.kind, row.value)] = row
+                    changed.append(_candidate(row))
+                    new += 1
+                    continue
+                figures = {
+                    "country": old.country or e["country"],
+                    "first_seen": min(old.first_seen, e["first_seen"]),
+                    "last_seen": max(old.last_seen, e["last_seen"]),
+                    "incidents": max(old.incidents, e["incidents"]),
+                    "calls": max(old.calls, e["calls"]),
+                    "cost_band": dearer_band(old.cost_band, e["cost_band"]),
+                }
+                if all(getattr(old, k) == v for k, v in figures.items()):
+                    unchanged += 1
+                    continue
+                row = c.execute(
+                    update(t)
+                    .where(t.c.id == old.id)
+                    .values(**figures, feed_digest=feed_digest, imported_at=at)
+                    .returning(*t.c)
+                ).one()
+                existing[(row.kind, row.value)] = row
+                changed.append(_candidate(row))
+                updated += 1
+            counts = IntelImportCounts(new, updated, unchanged)
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="intel.import",
+                subject=f"feed:{source}",
+                reason=f"{new} new, {updated} updated, {unchanged} unchanged candidates",
+                at=at,
+                evidence={
+                    "feed_digest": feed_digest,
+                    "new": new,
+                    "updated": updated,
+                    "unchanged": unchanged,
+                    **to_json_value(dict(evidence or {})),
+                },
+            )
+        return counts, changed
+
+    def list_intel_candidates(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        value: str | None = None,
+        source: str | None = None,
+    ) -> list[IntelCandidate]:
+        """Candidates by kind, value and source (optionally filtered)."""
+        t = s.intel_candidates
+        q = select(t).order_by(t.c.kind, t.c.value, t.c.source)
+        for col, want in ((t.c.status, status), (t.c.kind, kind), (t.c.value, value)):
+            if want is not None:
+                q = q.where(col == want)
+        if source is not None:
+            q = q.where(t.c.source == source)
+        with self._read() as conn:
+            return [_candidate(r) for r in conn.execute(q)]
+
+    def get_intel_candidate(
+        self, candidate_id: int, *, conn: Connection | None = None
+    ) -> IntelCandidate | None:
+        """One candidate by id, or ``None``."""
+        t = s.intel_candidates
+        with self._read(conn) as c:
+            row = c.execute(select(t).where(t.c.id == candidate_id)).first()
+        return None if row is None else _candidate(row)
+
+    def review_intel_candidate(
+        self,
+        candidate_id: int,
+        status: str,
+        *,
+        by: str,
+        reason: str,
+        at: datetime,
+        conn: Connection | None = None,
+    ) -> IntelCandidate:
+        """Accept or reject a candidate still under review (audited as ``intel.<status>``).
+
+        What acceptance puts in force (a list entry, a block) is the caller's to write in the
+        same transaction.
+        """
+        if status not in ("accepted", "rejected"):
+            raise StoreError(f"a review accepts or rejects, not {status!r}")
+        t = s.intel_candidates
+        with self._tx(conn) as c:
+            row = c.execute(
+                update(t)
+                .where(t.c.id == candidate_id, t.c.status == "candidate")
+                .values(status=status, reviewed_by=by, reviewed_at=at)
+                .returning(*t.c)
+            ).first()
+            if row is None:
+                exists = c.execute(select(t.c.status).where(t.c.id == candidate_id)).first()
+                raise StoreError(
+                    f"candidate {candidate_id} was already {exists.status}"
+                    if exists
+                    else f"no candidate {candidate_id}"
+                )
+            cand = _candidate(row)
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action=f"intel.{'accept' if status == 'accepted' else 'reject'}",
+                subject=cand.key,
+                reason=reason,
+                at=at,
+                evidence={
+                    "candidate_id": cand.id,
+                    "source": cand.source,
+                    "feed_digest": cand.feed_digest,
+                },
+            )
+        return cand
 
     # -- snapshots and input offsets ------------------------------------------------------------
 
