@@ -414,15 +414,15 @@ class IntelAggregator:
         until: float | None = None,
         tlp: str = "amber",
     ) -> IntelFeed:
-        """The feed of everything added, in a stable order."""
+        """The feed of everything added, in a stable order; times in whole seconds (widened)."""
         destinations = tuple(
             FraudDestination(
                 kind,
                 value,
                 acc.country,
                 acc.calling_code,
-                acc.first,
-                acc.last,
+                math.floor(acc.first),
+                math.ceil(acc.last),
                 len(acc.incidents),
                 acc.calls,
                 acc.band,
@@ -430,15 +430,21 @@ class IntelAggregator:
             for (kind, value), acc in sorted(self._dest.items(), key=lambda kv: kv[0])
         )
         attackers = tuple(
-            AttackerAddress(ip, acc.first, acc.last, len(acc.incidents), self._ip_calls.get(ip, 0))
+            AttackerAddress(
+                ip,
+                math.floor(acc.first),
+                math.ceil(acc.last),
+                len(acc.incidents),
+                self._ip_calls.get(ip, 0),
+            )
             for ip, acc in sorted(self._ips.items())
         )
         return check_feed(
             IntelFeed(
                 check_source(source),
-                generated_at,
-                since,
-                until,
+                math.floor(generated_at),
+                None if since is None else math.floor(since),
+                None if until is None else math.ceil(until),
                 tlp,
                 destinations,
                 attackers,
