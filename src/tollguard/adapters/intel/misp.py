@@ -147,6 +147,12 @@ def parse_document(doc: Any) -> IntelFeed:
     body = doc.get("Event", doc)
     if not isinstance(body, dict) or not isinstance(body.get("Attribute", []), list):
         raise IntelError("misp: 'Event' must be an object with an 'Attribute' list")
+    for n, raw in enumerate(body.get("Attribute", [])):
+        if not isinstance(raw, dict):
+            raise IntelError(f"misp: attribute {n} is not an object")
+        for key in ("type", "value", "comment", "first_seen", "last_seen"):
+            if key in raw and not isinstance(raw[key], str | None):
+                raise IntelError(f"misp: attribute {n}: {key} must be text")
     event = MISPEvent()
     try:
         event.load({"Event": body})
@@ -161,7 +167,8 @@ def parse_document(doc: Any) -> IntelFeed:
     default_t = _event_time(event)
     for n, attr in enumerate(event.attributes):
         where = f"misp: attribute {n}"
-        comment = attr.comment if isinstance(attr.comment, str) else ""
+        comment = getattr(attr, "comment", "")
+        comment = comment if isinstance(comment, str) else ""
         if attr.type == "text" and comment in (FEED_COMMENT, HISTOGRAM_COMMENT):
             value = load_json(str(attr.value).encode("utf-8"), where)
             if not isinstance(value, dict):
