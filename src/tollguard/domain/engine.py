@@ -56,9 +56,32 @@ _SNAPSHOT_VERSION = 1
 #: Entries of the per-callee destination cache before it is cleared (a bound on its memory).
 _DEST_CACHE_MAX = 1 << 18
 
-#: What the engine needs to know of a dialled number, computed once per callee string:
-#: (international, e164, region, number type, rate per minute, tariff prefix, country rate).
+#: What the engine needs to know of a dialled number: (international, e164, region, number type,
+#: rate per minute, tariff prefix, country rate).
 Destination = tuple[bool, str | None, str | None, str, float, str, float]
+
+
+class _DecisionBuilder:
+    """Same slots as :class:`Decision`, not frozen: builds the millions of domestic decisions
+    without ``object.__setattr__`` per field, then becomes a ``Decision`` by ``__class__``
+    assignment (both classes have the same slot layout)."""
+
+    __slots__ = Decision.__slots__
+
+    def __init__(self, time: float, call_id: str, subscriber_id: str) -> None:
+        self.time = time
+        self.call_id = call_id
+        self.allow = True
+        self.reasons = ()
+        self.subscriber_id = subscriber_id
+        self.fraud_probability = 0.0
+
+
+def _allowed(time: float, call_id: str, subscriber_id: str) -> Decision:
+    """``Decision(time, call_id, True, (), subscriber_id)``, built fast."""
+    built: Any = _DecisionBuilder(time, call_id, subscriber_id)
+    built.__class__ = Decision
+    return built  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)
@@ -139,6 +162,8 @@ class Engine:
         # give exactly the outputs of the general path (tests/test_replay_equivalence.py); False
         # runs the general path only.
         self.fast = fast
+        # callee -> its Destination; for a domestic callee only the first item is meaningful
+        # (the rest are placeholders: domestic calls need no rate), see _call_started.
         self._destinations: dict[str, Destination] = {}
         self.classifier = classifier or NumberClassifier(
             NumberingPlan.for_region(self.config.home_region)
@@ -148,6 +173,11 @@ class Engine:
         self.restricted = restricted or RestrictedDestinationList.default()
         self.calendar = LocalCalendar(self.config.timezone, self.config.home_region)
         self.band_edges = band_edges(reference_rate(self.tariff, self.classifier.plan.calling_code))
+        plan = self.classifier.plan
+        # What _home_number needs of the plan (see there).
+        self._home_plus = f"+{plan.calling_code}"
+        self._dial_prefixes = plan.international_prefixes
+        self._carrier_heads = frozenset(c[:2] for c in plan.carrier_prefixes)
         self._cc_region: dict[int, str | None] = {}
         self._cc_rate: dict[int, float] = {}
         self.controls = Controls()
@@ -249,28 +279,19 @@ class Engine:
         return out
 
     # -- calls -----------------------------------------------------------------------------
-    def destination(self, callee: str) -> Destination:
-        """Classify and rate a dialled number (cached per callee string on the fast path)."""
-        if not self.fast:
-            return self._destination(callee)
-        cache = self._destinations
-        found = cache.get(callee)
-        if found is None:
-            found = self._destination(callee)
-            if len(cache) >= _DEST_CACHE_MAX:
-                cache.clear()
-            cache[callee] = found
-        return found
-
-    def _destination(self, callee: str) -> Destination:
+    def _destination(self, callee: str, rate_domestic: bool = True) -> Destination:
+        """Classify and rate a dialled number (without ``rate_domestic``, a domestic number's
+        rate facts are placeholders)."""
         info = self.classifier.classify(callee)
-        rate = self.tariff.lookup(info.e164) if info.e164 else None
         region = info.region
         if region is None and info.calling_code is not None:
             region = self._region_of_code(info.calling_code)
         international = info.international or (
             info.e164 is None and callee.startswith(self.classifier.plan.international_prefixes)
         )
+        if not (international or rate_domestic):
+            return (False, info.e164, region, info.number_type.value, 0.0, "", 0.0)
+        rate = self.tariff.lookup(info.e164) if info.e164 else None
         return (
             international,
             info.e164,
@@ -297,7 +318,7 @@ class Engine:
         dest: Destination | None,
     ) -> CallContext:
         international, e164, region, number_type, rate_per_min, rate_prefix, country_rate = (
-            dest if dest is not None else self.destination(callee)
+            dest if dest is not None else self._destination(callee)
         )
         ip = source_ip or None
         ip_country = ip_network = None
@@ -357,9 +378,19 @@ class Engine:
     ) -> None:
         dest = None
         if self.fast:
-            dest = self.destination(callee)
-            if not dest[0] and self._domestic_fast(t, call_id, sid, source_ip, out):
+            if self._home_number(callee) and self._domestic_fast(t, call_id, sid, source_ip, out):
                 return
+            cache = self._destinations
+            dest = cache.get(callee)
+            if dest is None:
+                dest = self._destination(callee, rate_domestic=False)
+                if len(cache) >= _DEST_CACHE_MAX:
+                    cache.clear()
+                cache[callee] = dest
+            if not dest[0]:
+                if self._domestic_fast(t, call_id, sid, source_ip, out):
+                    return
+                dest = None  # its rate facts are placeholders: the general path computes them
         ctx = self._context(t, call_id, sid, callee, source_ip, dest)
         if ctx.international:
             self.policy.observe_attempt(ctx, out)
@@ -382,6 +413,27 @@ class Engine:
         if not allow:
             self.dropped.add(call_id)
 
+    def _home_number(self, callee: str) -> bool:
+        """True when ``callee`` certainly has the home calling code, hence is domestic, read
+        without classifying it (most calls; tested against the classifier).
+
+        ``+`` and the home code, or digits as dialled with neither an international prefix nor
+        the start of a carrier prefix: :class:`NumberClassifier` reads the latter as the home
+        code and the rest (after the trunk prefix, if any), so every branch of its
+        classification (too short, too long, or a home-code number) is not international, and
+        the engine's own test (no E.164 but an international prefix) fails too.
+        """
+        if callee[:1] == "+":
+            return (
+                callee.startswith(self._home_plus) and callee.isascii() and callee[1:].isdecimal()
+            )
+        return (
+            callee.isascii()
+            and callee.isdecimal()
+            and not callee.startswith(self._dial_prefixes)
+            and callee[:2] not in self._carrier_heads
+        )
+
     def _domestic_fast(
         self, t: float, call_id: str, sid: str, source_ip: str | None, out: list[Output]
     ) -> bool:
@@ -399,7 +451,7 @@ class Engine:
             public, network, country = ipi.scope is IpScope.PUBLIC, ipi.network, ipi.country
         day, bucket = self.calendar.day_bucket(t)
         self.policy.learn_domestic(sid, day, bucket, ip, public, network, country)
-        out.append(Decision(t, call_id, True, (), sid))
+        out.append(_allowed(t, call_id, sid))
         return True
 
     def register_active(self, call: ActiveCall) -> None:

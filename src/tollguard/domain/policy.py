@@ -161,10 +161,14 @@ class TollguardPolicy:
         """:meth:`domestic_call` from the facts it uses (the engine's fast path for the many
         domestic calls builds no :class:`CallContext`)."""
         population = self.population
-        population.note_day(day)
+        first = population.first_day
+        if first is None or day < first:  # population.note_day(day)
+            population.first_day = day
         cust = self.customers.get(subscriber_id) or self.customer(subscriber_id)
-        cust.share.learn_one(False)
-        cust.hours.learn_one(bucket)
+        cust.share.n_calls += 1  # cust.share.learn_one(False)
+        hours = cust.hours  # hours.learn_one(bucket)
+        hours.counts[bucket] += 1
+        hours.n += 1
         foreign = None
         if source_ip is not None and ip_public:  # as _learn_address
             if cust.ips is None:

@@ -31,7 +31,9 @@ def _bump(table: dict[str, int], key: str) -> None:
         table[key] += 1
         return
     if len(table) >= _KEEP:
-        del table[min(table, key=lambda k: (table[k], k))]
+        # the least used, then the smallest key: min by (count, key), without a tuple per key
+        low = min(table.values())
+        del table[min(k for k, v in table.items() if v == low)]
     table[key] = 1
 
 
