@@ -520,6 +520,7 @@ def write_outputs(
     returns the number of lines. ``counts`` (if given) counts them by :func:`output_key`."""
     n = 0
     line = formatter.line
+    decisions = [0, 0]  # deny, allow (counted apart: they are most of the lines)
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         write = fh.write
         buffer: list[str] = []
@@ -528,7 +529,10 @@ def write_outputs(
             add(line(o))
             n += 1
             if counts is not None:
-                counts[output_key(o)] += 1
+                if o.__class__ is Decision:
+                    decisions[o.allow] += 1  # type: ignore[union-attr]
+                else:
+                    counts[output_key(o)] += 1
             if len(buffer) >= 4096:
                 buffer.append("")
                 write("\n".join(buffer))
@@ -536,6 +540,10 @@ def write_outputs(
         if buffer:
             buffer.append("")
             write("\n".join(buffer))
+    if counts is not None:
+        for allow, key in ((False, "call deny"), (True, "call allow")):
+            if decisions[allow]:
+                counts[key] += decisions[allow]
     return n
 
 

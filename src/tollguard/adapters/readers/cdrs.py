@@ -212,7 +212,8 @@ def _loop(
 #: source_ip), times in POSIX seconds, ``answer`` ``None`` when unanswered.
 CallRow = tuple[str, str, str, float, float | None, float, str | None]
 
-_SIXTY: Final = {f"{i:02d}": i for i in range(60)}
+#: "MM:SS" -> seconds into the hour, for every valid minute and second.
+_MINUTE_SECOND: Final = {f"{m:02d}:{s:02d}": 60 * m + s for m in range(60) for s in range(60)}
 
 
 class _Stamps:
@@ -220,26 +221,34 @@ class _Stamps:
     parsed once per date, hour and offset: exactly ``datetime.fromisoformat(s).timestamp()``.
     ``None`` for any other form, which the general parser then handles (and reports)."""
 
-    __slots__ = ("bases",)
+    __slots__ = ("bases", "hours")
 
     def __init__(self) -> None:
+        # date and hour + offset -> POSIX seconds at the hour's start (None: not an aware time)
         self.bases: dict[str, float | None] = {}
+        # date and hour -> (offset, seconds at the hour's start) of the last valid one seen
+        self.hours: dict[str, tuple[str, float]] = {}
 
     def __call__(self, s: str) -> float | None:
-        if len(s) != 25 or s[13] != ":" or s[16] != ":":
+        if len(s) != 25 or s[13] != ":":
             return None
-        minute = _SIXTY.get(s[14:16])
-        second = _SIXTY.get(s[17:19])
-        if minute is None or second is None:
+        seconds = _MINUTE_SECOND.get(s[14:19])
+        if seconds is None:
             return None
-        key = s[:13] + s[19:]
+        hour = s[:13]
+        known = self.hours.get(hour)
+        if known is not None and s.endswith(known[0]):  # the same offset: s[19:] == known[0]
+            return known[1] + seconds
+        offset = s[19:]
+        key = hour + offset
         try:
             base = self.bases[key]
         except KeyError:
-            base = self.bases[key] = _hour_base(key[:13] + ":00:00" + key[13:])
+            base = self.bases[key] = _hour_base(hour + ":00:00" + offset)
         if base is None:
             return None
-        return base + (minute * 60 + second)
+        self.hours[hour] = (offset, base)
+        return base + seconds
 
 
 def _hour_base(text: str) -> float | None:

@@ -1,0 +1,278 @@
+"""The replay's fast paths give exactly the outputs of the general path.
+
+Fast paths: the CDR reader's short path (:func:`read_cdr_calls`), the engine's per-callee cache
+and domestic path (``Engine(fast=True)``), the replay loop that leaves out answers and ends that
+cannot matter, and the JSON line template of :meth:`OutputFormatter.line`. The general path is
+``Engine(fast=False)`` fed by :func:`load_inputs` and :func:`events_from`, as before they existed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tollguard.adapters.readers import read_cdrs
+from tollguard.adapters.readers.cdrs import read_cdr_calls
+from tollguard.app.replay import (
+    OutputFormatter,
+    load_calls,
+    load_inputs,
+    run_engine,
+    run_outputs,
+    write_jsonl,
+    write_outputs,
+)
+from tollguard.app.simulate import SimulationConfig, simulate
+from tollguard.domain.engine import Engine
+from tollguard.domain.events import Action, ActionKind, Alert, Decision, Severity, Terminate
+from tollguard.domain.numbering import NumberClassifier, NumberingPlan
+from tollguard.domain.records import QuarantinedRow
+
+
+@pytest.fixture(scope="module")
+def carrier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("carrier")
+    simulate(SimulationConfig(subscribers=400, days=21, seed=3, attacks_from_day=7), out)
+    return out
+
+
+def _general(data: Path, out: Path, policy: str) -> bytes:
+    inputs = load_inputs(data / "subscribers.csv", data / "cdrs.csv", data / "sip_events.csv")
+    engine = Engine(inputs.subscribers, policy=policy, fast=False)
+    write_jsonl(run_engine(engine, inputs), out)
+    return out.read_bytes()
+
+
+def _fast(data: Path, out: Path, policy: str) -> bytes:
+    replay = load_calls(data / "subscribers.csv", data / "cdrs.csv", data / "sip_events.csv")
+    engine = Engine(replay.subscribers, policy=policy)
+    write_outputs(run_outputs(engine, replay), out, OutputFormatter(engine.config.timezone))
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("policy", ["tollguard", "reference"])
+def test_fast_replay_is_byte_identical_to_the_general_path(
+    carrier: Path, tmp_path: Path, policy: str
+) -> None:
+    general = _general(carrier, tmp_path / "general.jsonl", policy)
+    fast = _fast(carrier, tmp_path / "fast.jsonl", policy)
+    assert general.count(b"\n") > 10_000
+    if policy == "tollguard":  # the attacks were seen and acted on
+        assert b'"decision":"deny"' in general and b'"kind":"action"' in general
+    assert fast == general
+
+
+def test_fast_engine_on_the_general_event_stream_is_identical(carrier: Path) -> None:
+    """Engine(fast=True).process over every event (no events left out) == the general path."""
+    inputs = load_inputs(carrier / "subscribers.csv", carrier / "cdrs.csv")
+    slow = list(run_engine(Engine(inputs.subscribers, fast=False), inputs))
+    from tollguard.app.replay import DRAIN_SECONDS, events_from
+
+    engine = Engine(inputs.subscribers)
+    fmt = OutputFormatter()
+    events = list(events_from(inputs))
+    got = [fmt.to_dict(o) for e in events for o in engine.process(e)]
+    got += [fmt.to_dict(o) for o in engine.advance(events[-1].time + DRAIN_SECONDS)]
+    assert got == slow
+
+
+def _rows(path: Path) -> list[object]:
+    out: list[object] = []
+    for item in read_cdrs(path):
+        if isinstance(item, QuarantinedRow):
+            out.append(item)
+        else:
+            answer = item.answer.timestamp() if item.answer is not None else None
+            out.append(
+                (
+                    item.call_id,
+                    item.subscriber_id,
+                    item.callee,
+                    item.start.timestamp(),
+                    answer,
+                    item.end.timestamp(),
+                    item.source_ip,
+                )
+            )
+    return out
+
+
+HEADER = "call_id,subscriber_id,caller,callee,start,answer,end,disposition,source_ip"
+GOOD = "c{n},s1,+81355550001,0312345678,{s},{a},{e},ANSWERED,203.0.113.10"
+
+
+def test_short_path_reader_accepts_and_quarantines_exactly_as_read_cdrs(tmp_path: Path) -> None:
+    t0, ta, t1 = (
+        "2026-10-05T09:00:00+09:00",
+        "2026-10-05T09:00:05+09:00",
+        "2026-10-05T09:05:00+09:00",
+    )
+    odd = [
+        GOOD.format(n=1, s=t0, a=ta, e=t1),
+        GOOD.format(n=2, s=t0, a=ta, e=t1),  # s1 now known: the short path
+        GOOD.format(n=2, s=t0, a=ta, e=t1),  # duplicate call id
+        GOOD.format(n=3, s="2026-10-05T09:00:00.5+09:00", a=ta, e=t1),  # fraction: general
+        GOOD.format(n=4, s="2026-10-05T00:00:00Z", a="", e=t1).replace("ANSWERED", "FAILED"),
+        GOOD.format(n=5, s="2026-10-05T09:00:60+09:00", a=ta, e=t1),  # second 60
+        GOOD.format(n=6, s="2026-10-05T09:60:00+09:00", a=ta, e=t1),  # minute 60
+        GOOD.format(n=7, s="2026-10-05T09:00:00", a=ta, e=t1),  # naive
+        GOOD.format(n=8, s="2026-13-05T09:00:00+09:00", a=ta, e=t1),  # month 13
+        GOOD.format(n=9, s="2026-10-05T09:00:00+25:00", a=ta, e=t1),  # offset out of range
+        GOOD.format(n=10, s="2026-10-05 09:00:00+09:00", a=ta, e=t1),  # space separator
+        GOOD.format(n=11, s=t1, a=ta, e=t0),  # end before start
+        GOOD.format(n=12, s=t0, a=t1, e=ta),  # end before answer
+        GOOD.format(n=13, s=ta, a=t0, e=t1),  # answer before start
+        GOOD.format(n=14, s=t0, a="", e=t1),  # ANSWERED without answer
+        GOOD.format(n=15, s=t0, a=ta, e=t1).replace("ANSWERED", "BUSY"),
+        GOOD.format(n=16, s=t0, a=ta, e=t1).replace("203.0.113.10", "999.1.1.1"),
+        GOOD.format(n=17, s=t0, a=ta, e=t1).replace("203.0.113.10", "2001:DB8::1"),
+        GOOD.format(n=18, s=t0, a=ta, e=t1).replace("0312345678", "03-1234-5678"),
+        GOOD.format(n=19, s=t0, a=ta, e=t1).replace(",s1,", ",s 1,"),
+        GOOD.format(n=20, s=t0, a=ta, e=t1).replace("c20,", "c 20,"),
+        GOOD.format(n=21, s=t0, a=ta, e=t1).replace("+81355550001", ""),
+        '"c22",s1,+81355550001,0312345678,' + f"{t0},{ta},{t1},ANSWERED,",
+        '"c23,s1,+81355550001,0312345678,' + f"{t0},{ta},{t1},ANSWERED,",
+        GOOD.format(n=24, s=t0, a=ta, e=t1) + ",extra",
+        GOOD.format(n=25, s=t0, a=ta, e=t1).replace("c25", "c25\u200b"),
+        GOOD.format(n=26, s=t0, a=ta, e=t1).replace("c26", "c" * 300),
+        "",
+        "   ",
+        GOOD.format(n=27, s="2026-10-05T09:00:00+09:30", a="", e=t1).replace("ANSWERED", "BUSY"),
+        GOOD.format(
+            n=28, s="2026-10-05T09:00:00-03:00", a="", e="2026-10-05T21:00:00+09:00"
+        ).replace("ANSWERED", "NO ANSWER"),
+        GOOD.format(n=29, s="２026-10-05T09:00:00+09:00", a=ta, e=t1),
+        GOOD.format(n=30, s="2026-10-05T09:0a:00+09:00", a=ta, e=t1),
+        GOOD.format(n=31, s=t0, a=ta, e=t1).replace("ANSWERED", "answered"),
+    ]
+    data = tmp_path / "cdrs.csv"
+    data.write_bytes(
+        ("\n".join([HEADER, *odd]) + "\n").encode() + b"c32,s1,+8135,0312345678,\xff\n"
+    )
+    fast = list(read_cdr_calls(data))
+    assert fast == _rows(data)
+    assert sum(isinstance(x, QuarantinedRow) for x in fast) > 20
+
+
+def test_reordered_columns_and_unsorted_rows_load_identically(tmp_path: Path) -> None:
+    subs = tmp_path / "subscribers.csv"
+    subs.write_text(
+        "subscriber_id,segment,service,numbers,email,intl_status\n"
+        "s1,business,ip,+81355550001,a@example.jp,enabled\n"
+    )
+    rows = ["source_ip,call_id,subscriber_id,caller,callee,start,answer,end,disposition"]
+    rng = random.Random(4)
+    for n in range(300):
+        h, m = rng.randrange(24), rng.randrange(60)
+        callee = rng.choice(["0312345678", "0101650253000", "+81312345678", "0033010441234567"])
+        rows.append(
+            f"203.0.113.{n % 7},c{n},s1,+81355550001,{callee},2026-10-05T{h:02d}:{m:02d}:00+09:00,,"
+            f"2026-10-05T{h:02d}:{m:02d}:30+09:00,NO ANSWER"
+        )
+    cdrs = tmp_path / "cdrs.csv"
+    cdrs.write_text("\n".join(rows) + "\n")
+    inputs = load_inputs(subs, cdrs)
+    replay = load_calls(subs, cdrs)
+    assert [(r.call_id, r.start.timestamp()) for r in inputs.cdrs] == [
+        (c[0], c[3]) for c in replay.calls
+    ]
+    slow = list(run_engine(Engine(inputs.subscribers, fast=False), inputs))
+    fmt = OutputFormatter()
+    engine = Engine(replay.subscribers)
+    assert [fmt.to_dict(o) for o in run_outputs(engine, replay)] == slow
+
+
+def test_home_numbers_are_told_exactly_as_the_classifier_tells_them() -> None:
+    rng = random.Random(7)
+    samples = [
+        "",
+        "0",
+        "01",
+        "010",
+        "0101",
+        "81",
+        "+81",
+        "+8",
+        "+1",
+        "+",
+        "+810",
+        "0033",
+        "00330101",
+        "0033031234",
+        "184",
+        "1840312345678",
+        "186010441234567",
+        "001",
+        "0120123456",
+        "+81312345678",
+        "+813123",
+        "+81" + "9" * 20,
+        "0" + "9" * 30,
+    ]
+    for _ in range(20_000):
+        head = rng.choice(
+            [
+                "0",
+                "00",
+                "010",
+                "0033",
+                "001",
+                "184",
+                "186",
+                "+81",
+                "+",
+                "81",
+                "1",
+                "+1",
+                "+44",
+                "+8",
+                "９",
+                "0 ",
+                "+81-",
+                "",
+            ]
+        )
+        samples.append(head + "".join(rng.choice("0123456789") for _ in range(rng.randrange(14))))
+    for region in ("JP", "US", "GB", "IT"):
+        classifier = NumberClassifier(NumberingPlan.for_region(region))
+        engine = Engine([], classifier=classifier)
+        for raw in samples:
+            if engine._home_number(raw):
+                dest = engine._destination(raw)
+                assert dest[0] is False, (region, raw)
+
+
+class _Reference(OutputFormatter):
+    """Times formatted as they were before the per-minute cache."""
+
+    def time(self, t: float) -> str:
+        return datetime.fromtimestamp(t, self.tz).isoformat(timespec="seconds")
+
+
+def test_json_lines_are_exactly_json_dumps_of_the_dicts() -> None:
+    odd_ids = ["c1", 'q"uote', "back\\slash", "tab\there", "nl\n", "日本", "\u2028", "\x7f", ""]
+    outputs: list[object] = []
+    for i, cid in enumerate(odd_ids):
+        t = 1.8e9 + i * 61.5
+        outputs += [
+            Decision(t, cid, True, (), "s1"),
+            Decision(t + 0.25, cid, False, (), "s1"),
+            Decision(t, cid, False, ("fraud_risk", "risky_destination"), "s1", 0.5),
+            Terminate(t, cid, "ip_blocked", "s1"),
+        ]
+    outputs.append(Action(1.8e9, ActionKind.BLOCK_IP, "r", ip="192.0.2.1", until=float("inf")))
+    outputs.append(Alert(1.8e9, "d", Severity.WARNING, None, {"x": {1, 2}, "y": float("nan")}))
+    # times around DST changes, negative and fractional times, in zones with odd offsets
+    times = [1.8e9 + k * 7.25 for k in range(2000)] + [-1.5, -61.0, 0.0, 59.999999, 1e-7]
+    times += [1_772_953_200.0 + k * 13.0 for k in range(-600, 600)]  # 2026-03-08 US change
+    times += [1_793_512_800.0 + k * 13.0 for k in range(-600, 600)]  # 2026-11-01 US change
+    outputs += [Decision(t, "c", True, (), "s") for t in times]
+    for zone in ("Asia/Tokyo", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe"):
+        fmt, ref = OutputFormatter(zone), _Reference(zone)
+        for o in outputs:
+            expected = json.dumps(ref.to_dict(o), ensure_ascii=False, separators=(",", ":"))  # type: ignore[arg-type]
+            assert fmt.line(o) == expected  # type: ignore[arg-type]
