@@ -16,6 +16,7 @@ from tollguard.adapters.intel.service import (
     import_feed,
     portal_destinations,
     render_feed,
+    restricted_list,
     review,
 )
 from tollguard.adapters.intel.sources import collect_store
@@ -164,6 +165,10 @@ def test_accept_and_reject_apply_and_audit_in_one_go(store: Store) -> None:
     assert actions.count("intel.accept") == 6 and "control.create" in actions
     assert actions.count("destination_list.add") == 2  # CU by ops, the range by alice
     assert store.verify_audit_chain() == (True, None)
+    # the engine's list gains the accepted range, not restrictable on shared evidence alone
+    engine_list = restricted_list(store)
+    hit = engine_list.match("+5352814736", "CU", "mobile")
+    assert hit is not None and hit.key == "range:5352814" and not hit.restrictable
     # the store's own export leaves intel-derived blocks out (never re-shared as own)
     agg = IntelAggregator()
     assert collect_store(agg, store) == 0

@@ -3,7 +3,8 @@
 The (future) HTTP service calls the same functions: :func:`write_export` / :func:`render_feed`
 for ``GET /intel/export``, :func:`import_feed` for ``POST /intel/import``, :func:`review` for
 ``POST /intel/candidates/{id|kind:value}/accept|reject``, :func:`portal_destinations` for the
-customer portal's fraud-destination list and :func:`merge_hours` for the shift-planning report.
+customer portal's fraud-destination list, :func:`merge_hours` for the shift-planning report, and
+:func:`restricted_list` to give the engine the store's list (accepted intelligence included).
 
 Imports are all-or-nothing: a file is checked (size, encoding, structure, every value) and its
 digest and signature verified before anything is written; the candidates, the audit entry and
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,15 @@ from tollguard.domain.intel import (
     MergedIndicator,
     as_indicator,
     check_source,
+    dearer_band,
     merge_histograms,
     merge_indicator,
     normalise_value,
+)
+from tollguard.domain.restricted import (
+    DestinationKind,
+    RestrictedDestination,
+    RestrictedDestinationList,
 )
 
 FORMATS = ("misp", "stix", "csv")
@@ -65,6 +73,7 @@ __all__ = [
     "portal_destinations",
     "read_feed_file",
     "render_feed",
+    "restricted_list",
     "review",
     "write_export",
 ]
@@ -292,7 +301,7 @@ def _accept(
         "incidents": sum(c.incidents for c in done),
         "first_seen": min(c.first_seen for c in done),
         "last_seen": max(c.last_seen for c in done),
-        "cost_band": done[0].cost_band,
+        "cost_band": reduce(dearer_band, (c.cost_band for c in done), None),
     }
     carriers = ", ".join(intel["carriers"])  # type: ignore[arg-type]
     if kind in s.DESTINATION_KINDS:
@@ -389,6 +398,30 @@ def portal_destinations(store: Store, own: Sequence[IntelFeed] = ()) -> list[Mer
             )
         )
     return [merged[k] for k in sorted(merged)]
+
+
+def restricted_list(
+    store: Store, base: RestrictedDestinationList | None = None
+) -> RestrictedDestinationList:
+    """The engine's restricted destination list: ``base`` (default: the packaged list) plus the
+    store's entries, accepted intelligence included. An entry is restrictable (country
+    restriction under a burst) only when its criteria say both ``no_government_traffic`` and
+    ``no_life_critical_traffic``, which shared intelligence never does by itself."""
+    out = RestrictedDestinationList((base or RestrictedDestinationList.default()).entries())
+    for e in store.list_restricted_destinations():
+        crit = e.criteria
+        out.add(
+            RestrictedDestination(
+                DestinationKind(e.kind),
+                e.value,
+                f"{e.kind} {e.value}",
+                crit.get("no_government_traffic") is True,
+                crit.get("no_life_critical_traffic") is True,
+                e.provenance,
+                f"store, added by {e.added_by}",
+            )
+        )
+    return out
 
 
 def merge_hours(feeds: Sequence[IntelFeed]) -> AttackTimeHistogram:
