@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,6 +35,9 @@ NAMESPACE = uuid.UUID("6f0d5c1e-3b7a-5d2e-9c41-7a1b2c3d4e5f")
 MIN_KEY_BYTES = 16
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class IntegrityError(IntelError):
     """A feed does not match its digest or signature, or lacks one that is required."""
 
@@ -46,9 +50,11 @@ def decode_text(data: bytes, what: str) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise IntelError(f"{what}: not UTF-8 (byte {exc.start})") from None
-    bad = next((i for i, ch in enumerate(text) if ord(ch) < 32 and ch not in "\t\r\n"), None)
+    bad = _CONTROL.search(text)
     if bad is not None:
-        raise IntelError(f"{what}: control character {ord(text[bad]):#04x} at offset {bad}")
+        raise IntelError(
+            f"{what}: control character {ord(bad.group()):#04x} at offset {bad.start()}"
+        )
     return text
 
 
