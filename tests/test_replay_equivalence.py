@@ -276,3 +276,39 @@ def test_json_lines_are_exactly_json_dumps_of_the_dicts() -> None:
         for o in outputs:
             expected = json.dumps(ref.to_dict(o), ensure_ascii=False, separators=(",", ":"))  # type: ignore[arg-type]
             assert fmt.line(o) == expected  # type: ignore[arg-type]
+
+
+def _cli_replay(data: Path, cdrs: Path, out: Path) -> bytes:
+    from typer.testing import CliRunner
+
+    from tollguard.cli import _register, app
+
+    _register()
+    args = ["replay", "--subscribers", str(data / "subscribers.csv"), "--cdrs", str(cdrs)]
+    args += ["--sip-events", str(data / "sip_events.csv"), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out.read_bytes()
+
+
+def test_cli_replay_streams_the_cdrs_and_writes_the_general_outputs(
+    carrier: Path, tmp_path: Path
+) -> None:
+    general = _general(carrier, tmp_path / "general.jsonl", "tollguard")
+    assert _cli_replay(carrier, carrier / "cdrs.csv", tmp_path / "cli.jsonl") == general
+
+
+def test_cli_replay_of_unsorted_cdrs_starts_over_and_matches(carrier: Path, tmp_path: Path) -> None:
+    lines = (carrier / "cdrs.csv").read_text().splitlines()
+    body = lines[1:]
+    body[5000], body[5001] = body[5001], body[5000]  # out of start order (a later start first)
+    body.insert(7000, "bad,row")
+    shuffled = tmp_path / "cdrs.csv"
+    shuffled.write_text("\n".join([lines[0], *body]) + "\n")
+    inputs = load_inputs(carrier / "subscribers.csv", shuffled, carrier / "sip_events.csv")
+    general = tmp_path / "general.jsonl"
+    write_jsonl(run_engine(Engine(inputs.subscribers, fast=False), inputs), general)
+    got = _cli_replay(carrier, shuffled, tmp_path / "cli.jsonl")
+    assert got == general.read_bytes()
+    quarantine = (tmp_path / "cli.jsonl.quarantine.csv").read_text().splitlines()
+    assert len(quarantine) == 2 and ",7002,," in quarantine[1]

@@ -116,6 +116,122 @@ def load_calls(subscribers: Path, cdrs: Path, sip_events: Path | None = None) ->
     return ReplayCalls(subs, calls, sips, quarantined)
 
 
+class StreamFailed(Exception):
+    """A streamed replay cannot go on (the CDRs are not in start order, or the reading process
+    failed): run :func:`load_calls` and :func:`run_outputs` instead, from the start."""
+
+
+_BATCH = 8192
+
+
+def _read_in_child(path: Path, conn: Any) -> None:
+    """The reading process of :class:`StreamedReplay`: CDR rows in batches, then ``None``."""
+    try:
+        batch: list[CallRow | QuarantinedRow] = []
+        for item in read_cdr_calls(path):
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                conn.send(batch)
+                batch = []
+        conn.send(batch)
+        conn.send(None)
+    except BaseException as exc:  # reported, then the replay falls back to reading in-process
+        conn.send(("failed", repr(exc)))
+    finally:
+        conn.close()
+
+
+class StreamedReplay:
+    """A replay whose CDRs are read and validated by a second process while this one runs the
+    engine (``tollguard replay`` on a tollguard-contract CDR file, where ``fork`` exists).
+
+    The outputs are those of :func:`run_outputs` over :func:`load_calls`: the reader is the same,
+    and the engine gets the calls in the file's order, which must be start order; when it is not
+    (or the reading process fails), :meth:`outputs` raises :class:`StreamFailed` and the caller
+    starts over with :func:`load_calls`. :attr:`quarantined` is complete once the outputs are.
+    """
+
+    def __init__(self, subscribers: Path, cdrs: Path, sip_events: Path | None) -> None:
+        import multiprocessing
+
+        self.subscribers_quarantined: list[QuarantinedRow] = []
+        self.subscribers = _split(read_subscribers(subscribers), self.subscribers_quarantined)
+        probe = read_cdr_calls(cdrs)  # a missing file or bad header raises here
+        getattr(probe, "close", lambda: None)()
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_read_in_child, args=(cdrs, child), daemon=True)
+        self._proc.start()
+        child.close()
+        self.sips_quarantined: list[QuarantinedRow] = []
+        self.sip_events = (
+            _split(read_sip_events(sip_events), self.sips_quarantined)
+            if sip_events is not None
+            else []
+        )
+        self.sip_events.sort(key=lambda e: e.time)
+        self.cdrs_quarantined: list[QuarantinedRow] = []
+        self.calls = 0
+
+    @staticmethod
+    def available(cdrs: Path) -> bool:
+        """Whether a CDR file can be streamed (tollguard contract, ``fork`` available)."""
+        import multiprocessing
+
+        return (
+            "fork" in multiprocessing.get_all_start_methods()
+            and detect_cdr_format(cdrs) is CdrFormat.TOLLGUARD
+        )
+
+    @property
+    def quarantined(self) -> list[QuarantinedRow]:
+        """Bad rows of every file, in the order :func:`load_calls` gives them."""
+        return self.subscribers_quarantined + self.cdrs_quarantined + self.sips_quarantined
+
+    def _calls(self) -> Iterator[CallRow]:
+        recv = self._conn.recv
+        quarantined = self.cdrs_quarantined
+        last = -math.inf
+        n = 0
+        try:
+            while True:
+                try:
+                    batch = recv()
+                except EOFError:
+                    raise StreamFailed("the CDR reading process ended early") from None
+                if batch is None:
+                    break
+                if isinstance(batch, tuple):
+                    raise StreamFailed(f"the CDR reading process failed: {batch[1]}")
+                for item in batch:
+                    if item.__class__ is tuple:
+                        t0 = item[3]  # type: ignore[index]
+                        if t0 < last:
+                            raise StreamFailed("CDRs are not in start order")
+                        last = t0
+                        n += 1
+                        yield item  # type: ignore[misc]
+                    else:
+                        quarantined.append(item)  # type: ignore[arg-type]
+        finally:
+            self.calls = n
+            self.close()
+
+    def outputs(self, engine: Engine, progress: Progress | None = None) -> Iterator[Output]:
+        """The replay's outputs (see the class); ``progress`` gets ``(done, 0)``."""
+        if not engine.fast:
+            raise StreamFailed("the engine's fast paths are off")
+        sips = [_sip(e) for e in self.sip_events]
+        yield from _run_fast(engine, self._calls(), sips, progress, 0)
+
+    def close(self) -> None:
+        """Stop the reading process (if still running) and release the pipe."""
+        self._conn.close()
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+
+
 def _sorted_records(
     items: Iterable[CallDetailRecord | QuarantinedRow], quarantined: list[QuarantinedRow]
 ) -> list[CallDetailRecord]:
@@ -246,7 +362,7 @@ def run_outputs(
     calls = replay.calls
     sips = [_sip(e) for e in replay.sip_events]
     if engine.fast and _fast_ok(calls, sips):
-        yield from _run_fast(engine, calls, sips, progress)
+        yield from _run_fast(engine, calls, sips, progress, len(calls))
         return
     total = len(calls)
     done = 0
@@ -263,7 +379,11 @@ def run_outputs(
 
 
 def _run_fast(
-    engine: Engine, calls: list[CallRow], sips: list[SipEvent], progress: Progress | None
+    engine: Engine,
+    calls: Iterable[CallRow],
+    sips: list[SipEvent],
+    progress: Progress | None,
+    total: int,
 ) -> Iterator[Output]:
     process = engine.process
     started = engine.call_started
@@ -273,7 +393,6 @@ def _run_fast(
     pop = heapq.heappop
     pending: list[tuple[float, int, int, Event]] = []
     nsips = len(sips)
-    total = len(calls)
     si = seq = done = 0
     last_t = -math.inf
     for call_id, sid, callee, t0, answered, t1, ip in calls:
@@ -296,10 +415,9 @@ def _run_fast(
         elif call_id in dropped:  # its answer is a no-op; its end forgets the call id
             push(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
             seq += 1
-        if progress is not None:
-            done += 1
-            if done % 10_000 == 0 or done == total:
-                progress(done, total)
+        done += 1
+        if progress is not None and (done % 10_000 == 0 or done == total):
+            progress(done, total)
     for e in sips[si:]:
         push(pending, (e.time, 1, seq, e))
         seq += 1
@@ -307,7 +425,7 @@ def _run_fast(
         yield from process(pop(pending)[3])
     if sips and sips[-1].time > last_t:
         last_t = sips[-1].time
-    if calls or sips:
+    if done or sips:
         # The general path's last event (an end left out here, perhaps) set the engine's clock.
         engine.now = max(engine.now, last_t)
         yield from engine.advance(last_t + DRAIN_SECONDS)

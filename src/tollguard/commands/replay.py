@@ -36,28 +36,33 @@ def replay_command(
 ) -> None:
     """Replay files through the engine."""
     from tollguard.adapters.readers import InputFileError
-    from tollguard.app.replay import OutputFormatter, load_calls, run_outputs, write_outputs
+    from tollguard.app.replay import (
+        OutputFormatter,
+        ReplayCalls,
+        StreamedReplay,
+        StreamFailed,
+        load_calls,
+        run_outputs,
+        write_outputs,
+    )
     from tollguard.domain.config import ConfigError, EngineConfig
     from tollguard.domain.engine import Engine
 
     err = Console(stderr=True)
+    inputs: ReplayCalls | StreamedReplay
     try:
         cfg = EngineConfig.load(config) if config is not None else EngineConfig()
-        inputs = load_calls(subscribers, cdrs, sip_events)
+        if StreamedReplay.available(cdrs):  # CDRs read by a second process meanwhile
+            inputs = StreamedReplay(subscribers, cdrs, sip_events)
+        else:
+            inputs = load_calls(subscribers, cdrs, sip_events)
         engine = Engine(inputs.subscribers, cfg, policy=policy)
     except (ConfigError, InputFileError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    if inputs.quarantined:
-        qpath = out.with_name(out.name + ".quarantine.csv")
-        with qpath.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["file", "line", "field", "reason", "raw"])
-            for q in inputs.quarantined:
-                w.writerow([q.source, q.line, q.field or "", q.reason, q.raw])
-        err.print(f"[yellow]{len(inputs.quarantined)} bad rows quarantined in {qpath}[/yellow]")
     kinds: Counter[str] = Counter()
     show = sys.stderr.isatty()
+    fmt = OutputFormatter(engine.config.timezone)
     with Progress(
         TextColumn("replay"),
         BarColumn(),
@@ -66,13 +71,32 @@ def replay_command(
         console=err,
         disable=not show,
     ) as bar:
-        task = bar.add_task("replay", total=len(inputs.calls))
+        total = len(inputs.calls) if isinstance(inputs, ReplayCalls) else None
+        task = bar.add_task("replay", total=total)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done)
 
-        outputs = run_outputs(engine, inputs, progress=progress)
-        n = write_outputs(outputs, out, OutputFormatter(engine.config.timezone), kinds)
+        if isinstance(inputs, StreamedReplay):
+            try:
+                n = write_outputs(inputs.outputs(engine, progress), out, fmt, kinds)
+            except StreamFailed:  # start over, reading in this process (out is rewritten)
+                kinds.clear()
+                inputs = load_calls(subscribers, cdrs, sip_events)
+                engine = Engine(inputs.subscribers, cfg, policy=policy)
+                bar.update(task, total=len(inputs.calls), completed=0)
+                fmt = OutputFormatter(engine.config.timezone)
+                n = write_outputs(run_outputs(engine, inputs, progress), out, fmt, kinds)
+        else:
+            n = write_outputs(run_outputs(engine, inputs, progress), out, fmt, kinds)
+    if inputs.quarantined:
+        qpath = out.with_name(out.name + ".quarantine.csv")
+        with qpath.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["file", "line", "field", "reason", "raw"])
+            for q in inputs.quarantined:
+                w.writerow([q.source, q.line, q.field or "", q.reason, q.raw])
+        err.print(f"[yellow]{len(inputs.quarantined)} bad rows quarantined in {qpath}[/yellow]")
     table = Table(title=f"Replay ({policy}): {n:,} outputs written to {out}")
     table.add_column("output")
     table.add_column("count", justify="right")
