@@ -44,6 +44,7 @@ from tollguard.domain.events import (
 from tollguard.domain.records import (
     CallDetailRecord,
     QuarantinedRow,
+    SipEventKind,
     SipSecurityEvent,
     Subscriber,
 )
@@ -124,9 +125,24 @@ class StreamFailed(Exception):
 _BATCH = 8192
 
 
-def _read_in_child(path: Path, conn: Any) -> None:
-    """The reading process of :class:`StreamedReplay`: CDR rows in batches, then ``None``."""
+#: SIP event rows as sent by the reading process: (time, source_ip, username, event, user_agent).
+_SipRow = tuple[float, str, str, str, str]
+_SIP_KINDS = {k.value: k for k in SipEventKind}
+
+
+def _read_in_child(path: Path, sip_path: Path | None, conn: Any) -> None:
+    """The reading process of :class:`StreamedReplay`: the SIP events (sorted as
+    :func:`load_calls` sorts them) with their quarantined rows, then CDR rows in batches, then
+    ``None``."""
     try:
+        quarantined: list[QuarantinedRow] = []
+        sips = _split(read_sip_events(sip_path), quarantined) if sip_path is not None else []
+        sips.sort(key=lambda e: e.time)
+        rows = [
+            (e.time.timestamp(), e.source_ip, e.username, e.event.value, e.user_agent) for e in sips
+        ]
+        conn.send((rows, quarantined))
+        del sips, rows
         batch: list[CallRow | QuarantinedRow] = []
         for item in read_cdr_calls(path):
             batch.append(item)
@@ -156,20 +172,15 @@ class StreamedReplay:
 
         self.subscribers_quarantined: list[QuarantinedRow] = []
         self.subscribers = _split(read_subscribers(subscribers), self.subscribers_quarantined)
-        probe = read_cdr_calls(cdrs)  # a missing file or bad header raises here
-        getattr(probe, "close", lambda: None)()
+        # A missing file or a bad header raises here, in this process.
+        for probe in (read_cdr_calls(cdrs), *([read_sip_events(sip_events)] if sip_events else [])):
+            getattr(probe, "close", lambda: None)()
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_read_in_child, args=(cdrs, child), daemon=True)
+        self._proc = ctx.Process(target=_read_in_child, args=(cdrs, sip_events, child), daemon=True)
         self._proc.start()
         child.close()
         self.sips_quarantined: list[QuarantinedRow] = []
-        self.sip_events = (
-            _split(read_sip_events(sip_events), self.sips_quarantined)
-            if sip_events is not None
-            else []
-        )
-        self.sip_events.sort(key=lambda e: e.time)
         self.cdrs_quarantined: list[QuarantinedRow] = []
         self.calls = 0
 
@@ -219,9 +230,23 @@ class StreamedReplay:
 
     def outputs(self, engine: Engine, progress: Progress | None = None) -> Iterator[Output]:
         """The replay's outputs (see the class); ``progress`` gets ``(done, 0)``."""
+        for outs in self.batches(engine, progress):
+            yield from outs
+
+    def batches(self, engine: Engine, progress: Progress | None = None) -> Iterator[list[Output]]:
+        """:meth:`outputs` in lists (as :func:`write_output_batches` takes them)."""
         if not engine.fast:
             raise StreamFailed("the engine's fast paths are off")
-        sips = [_sip(e) for e in self.sip_events]
+        try:
+            first = self._conn.recv()
+        except EOFError:
+            raise StreamFailed("the CDR reading process ended early") from None
+        if not isinstance(first, tuple) or first[0] == "failed":
+            raise StreamFailed(f"the reading process failed: {first!r}"[:500])
+        rows, self.sips_quarantined = first
+        kinds = _SIP_KINDS
+        sips = [SipEvent(t, ip, user, kinds[kind], agent) for t, ip, user, kind, agent in rows]
+        del rows
         yield from _run_fast(engine, self._calls(), sips, progress, 0)
 
     def close(self) -> None:
@@ -362,7 +387,8 @@ def run_outputs(
     calls = replay.calls
     sips = [_sip(e) for e in replay.sip_events]
     if engine.fast and _fast_ok(calls, sips):
-        yield from _run_fast(engine, calls, sips, progress, len(calls))
+        for outs in _run_fast(engine, calls, sips, progress, len(calls)):
+            yield from outs
         return
     total = len(calls)
     done = 0
@@ -384,7 +410,8 @@ def _run_fast(
     sips: list[SipEvent],
     progress: Progress | None,
     total: int,
-) -> Iterator[Output]:
+) -> Iterator[list[Output]]:
+    """The outputs of the fast replay loop, one list per engine call (see run_outputs)."""
     process = engine.process
     started = engine.call_started
     active = engine.active
@@ -402,8 +429,8 @@ def _run_fast(
             seq += 1
             si += 1
         while pending and pending[0][0] <= t0:
-            yield from process(pop(pending)[3])
-        yield from started(t0, call_id, sid, callee, ip)
+            yield process(pop(pending)[3])
+        yield started(t0, call_id, sid, callee, ip)
         if t1 > last_t:
             last_t = t1
         if call_id in active:
@@ -422,13 +449,13 @@ def _run_fast(
         push(pending, (e.time, 1, seq, e))
         seq += 1
     while pending:
-        yield from process(pop(pending)[3])
+        yield process(pop(pending)[3])
     if sips and sips[-1].time > last_t:
         last_t = sips[-1].time
     if done or sips:
         # The general path's last event (an end left out here, perhaps) set the engine's clock.
         engine.now = max(engine.now, last_t)
-        yield from engine.advance(last_t + DRAIN_SECONDS)
+        yield engine.advance(last_t + DRAIN_SECONDS)
 
 
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))
@@ -636,26 +663,58 @@ def write_outputs(
 ) -> int:
     """Write engine outputs one JSON line each (as :func:`write_jsonl` writes their dicts);
     returns the number of lines. ``counts`` (if given) counts them by :func:`output_key`."""
+    return write_output_batches(((o,) for o in outputs), path, formatter, counts)
+
+
+_ALLOW_LINE = '{"time":"%s","kind":"call","call_id":"%s","decision":"allow","reasons":[]}'
+_DENY_LINE = '{"time":"%s","kind":"call","call_id":"%s","decision":"deny","reasons":[]}'
+
+
+def write_output_batches(
+    batches: Iterable[Iterable[Output]],
+    path: Path,
+    formatter: OutputFormatter,
+    counts: Counter[str] | None = None,
+) -> int:
+    """:func:`write_outputs` of outputs given in batches (as the engine returns them). Plain
+    decisions (no reasons, an ordinary call id) are written from a template: the line
+    :meth:`OutputFormatter.line` gives."""
     n = 0
     line = formatter.line
+    time = formatter.time
+    decision = Decision
     decisions = [0, 0]  # deny, allow (counted apart: they are most of the lines)
+    allow_line, deny_line = _ALLOW_LINE, _DENY_LINE
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         write = fh.write
         buffer: list[str] = []
         add = buffer.append
-        for o in outputs:
-            add(line(o))
-            n += 1
-            if counts is not None:
-                if o.__class__ is Decision:
-                    decisions[o.allow] += 1  # type: ignore[union-attr]
+        for batch in batches:
+            for o in batch:
+                if o.__class__ is decision:
+                    allow = o.allow  # type: ignore[union-attr]
+                    decisions[allow] += 1
+                    call_id = o.call_id  # type: ignore[union-attr]
+                    if (
+                        not o.reasons  # type: ignore[union-attr]
+                        and call_id.isprintable()
+                        and '"' not in call_id
+                        and "\\" not in call_id
+                    ):
+                        add((allow_line if allow else deny_line) % (time(o.time), call_id))
+                    else:
+                        add(line(o))
                 else:
-                    counts[output_key(o)] += 1
+                    add(line(o))
+                    if counts is not None:
+                        counts[output_key(o)] += 1
             if len(buffer) >= 4096:
+                n += len(buffer)
                 buffer.append("")
                 write("\n".join(buffer))
                 buffer.clear()
         if buffer:
+            n += len(buffer)
             buffer.append("")
             write("\n".join(buffer))
     if counts is not None:

@@ -43,6 +43,7 @@ def replay_command(
         StreamFailed,
         load_calls,
         run_outputs,
+        write_output_batches,
         write_outputs,
     )
     from tollguard.domain.config import ConfigError, EngineConfig
@@ -79,7 +80,7 @@ def replay_command(
 
         if isinstance(inputs, StreamedReplay):
             try:
-                n = write_outputs(inputs.outputs(engine, progress), out, fmt, kinds)
+                n = write_output_batches(inputs.batches(engine, progress), out, fmt, kinds)
             except StreamFailed:  # start over, reading in this process (out is rewritten)
                 kinds.clear()
                 inputs = load_calls(subscribers, cdrs, sip_events)
