@@ -329,25 +329,25 @@ class Engine:
             public = ipi.scope is IpScope.PUBLIC
         restricted = self.restricted.match(e164, region, number_type) if international else None
         day, bucket = self.calendar.day_bucket(t)
-        return CallContext(
-            time=t,
-            call_id=call_id,
-            subscriber_id=subscriber_id,
-            callee=callee,
-            e164=e164,
-            region=region,
-            number_type=number_type,
-            international=international,
-            rate_per_min=rate_per_min,
-            restricted=restricted,
-            source_ip=ip,
-            ip_country=ip_country,
-            ip_network=ip_network,
-            ip_public=public,
-            bucket=bucket,
-            day=day,
-            rate_prefix=rate_prefix,
-            country_rate_per_min=country_rate,
+        return CallContext(  # positional (the field order): faster than 18 keywords
+            t,
+            call_id,
+            subscriber_id,
+            callee,
+            e164,
+            region,
+            number_type,
+            international,
+            rate_per_min,
+            restricted,
+            ip,
+            ip_country,
+            ip_network,
+            public,
+            bucket,
+            day,
+            rate_prefix,
+            country_rate,
         )
 
     def _country_rate(self, cc: int | None) -> float:

@@ -67,20 +67,37 @@ class DistinctInWindow:
     """For each key (a country, a number range, an address), the distinct members (customers)
     seen within a sliding window, each with the time it was last seen."""
 
-    __slots__ = ("seen",)
+    __slots__ = ("_oldest", "seen")
 
     def __init__(self) -> None:
         self.seen: dict[str, dict[str, float]] = {}
+        # key -> a time no later than any of its members' (so that learning need not look for
+        # members gone out of the window while none can be)
+        self._oldest: dict[str, float] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"seen": self.seen}
+
+    def __setstate__(self, state: object) -> None:
+        # (None, {slot: value}) from snapshots taken before __getstate__ existed
+        slots = state[1] if isinstance(state, tuple) else state
+        assert isinstance(slots, dict)
+        self.seen = slots["seen"]
+        self._oldest = {k: min(m.values()) for k, m in self.seen.items() if m}
 
     def learn_one(self, t: float, key: str, member: str, window_s: float) -> int:
         """Record ``member`` under ``key`` at ``t``; return how many are within the window."""
         members = self.seen.get(key)
         if members is None:
             members = self.seen[key] = {}
+            self._oldest[key] = t
+        elif t < self._oldest[key]:
+            self._oldest[key] = t
         members[member] = t
-        if len(members) > 1:
+        if len(members) > 1 and self._oldest[key] <= t - window_s:
             for m in [m for m, when in members.items() if when <= t - window_s]:
                 del members[m]
+            self._oldest[key] = min(members.values(), default=math.inf)
         return len(members)
 
     def members(self, key: str, t: float, window_s: float) -> list[str]:
@@ -95,3 +112,4 @@ class DistinctInWindow:
         """Drop keys with no member seen within the window."""
         for k in [k for k, m in self.seen.items() if max(m.values()) <= t - window_s]:
             del self.seen[k]
+            self._oldest.pop(k, None)

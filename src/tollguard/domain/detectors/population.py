@@ -59,6 +59,7 @@ class PopulationBaseline:
 
     __slots__ = (
         "_country_days",
+        "_normal",
         "calls",
         "classes",
         "first_day",
@@ -81,6 +82,20 @@ class PopulationBaseline:
         self.first_day: int | None = None
         # country -> {day: [calls, minutes]}
         self._country_days: dict[str, dict[int, list[float]]] = {}
+        # country -> (day, normal_traffic(country, day)) until its minutes change
+        self._normal: dict[str, tuple[int, tuple[float, float, int]]] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__ if k != "_normal"}
+
+    def __setstate__(self, state: object) -> None:
+        # (None, {slot: value}) from snapshots taken before __getstate__ existed
+        slots = state[1] if isinstance(state, tuple) else state
+        assert isinstance(slots, dict)
+        for k, v in slots.items():
+            if k != "_normal":
+                setattr(self, k, v)
+        self._normal = {}
 
     # -- learning ------------------------------------------------------------------------
     def learn_one(
@@ -110,6 +125,7 @@ class PopulationBaseline:
 
     def learn_minutes(self, region: str, day: int, minutes: float) -> None:
         """Count a legitimate international call to ``region`` and its minutes."""
+        self._normal.pop(region, None)
         days = self._country_days.get(region)
         if days is None:
             days = self._country_days[region] = {}
@@ -155,7 +171,18 @@ class PopulationBaseline:
 
     def normal_traffic(self, region: str, today: int) -> tuple[float, float, int]:
         """(calls per day, minutes per 30 days, days observed) to ``region`` over 30 days."""
+        known = self._normal.get(region)
+        if known is not None and known[0] == today:
+            return known[1]
         days = self._country_days.get(region, {})
-        calls = sum(r[0] for d, r in days.items() if d > today - _HISTORY_DAYS)
-        minutes = sum(r[1] for d, r in days.items() if d > today - _HISTORY_DAYS)
-        return calls / _HISTORY_DAYS, minutes, len(days)
+        since = today - _HISTORY_DAYS
+        calls: float = 0  # one pass, adding in the order (and from the 0) sum() would
+        minutes: float = 0
+        for d, r in days.items():
+            if d > since:
+                calls += r[0]
+                minutes += r[1]
+        found = (calls / _HISTORY_DAYS, minutes, len(days))
+        if region in self._country_days:
+            self._normal[region] = (today, found)
+        return found

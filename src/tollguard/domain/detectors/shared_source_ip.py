@@ -31,8 +31,14 @@ class SharedSourceIp(DistinctInWindow):
         """Evidence from other customers' international attempts from the same address."""
         if ip is None:
             return Evidence(self.name, 1.0)
-        others = [c for c in self.members(ip, t, window_s) if c != subscriber_id]
-        n = len(others) + 1
+        # the others seen within the window, counted (members() would sort them)
+        since = t - window_s
+        seen = self.seen.get(ip)
+        n = (
+            1
+            if seen is None
+            else 1 + sum(1 for c, when in seen.items() if when > since and c != subscriber_id)
+        )
         if n < 2:
             return Evidence(self.name, 1.0)
         lr = 10.0 ** min(n - 1, 4) if n >= min_customers else 3.0 ** (n - 1)
