@@ -61,6 +61,7 @@ class Controls:
         "_dest",
         "_ip",
         "_max_range",
+        "_next_expiry",
         "_ranges",
         "_suspended",
     )
@@ -73,6 +74,20 @@ class Controls:
         self._dest: dict[tuple[str, str], Control] = {}
         self._ranges: dict[str, Control] = {}
         self._max_range = 0
+        # no control in force expires before this time (expired() has nothing to do until then)
+        self._next_expiry = FOREVER
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__ if k != "_next_expiry"}
+
+    def __setstate__(self, state: object) -> None:
+        # (None, {slot: value}) from snapshots taken before __getstate__ existed
+        slots = state[1] if isinstance(state, tuple) else state
+        assert isinstance(slots, dict)
+        for k, v in slots.items():
+            if k != "_next_expiry":
+                setattr(self, k, v)
+        self._next_expiry = -FOREVER  # the next expired() looks at every control
 
     # -- the customer's own request (intl_status=suspended) --------------------------------
     def set_customer_barred(self, subscriber_id: str, barred: bool) -> None:
@@ -89,6 +104,8 @@ class Controls:
     # -- putting controls in force and lifting them -------------------------------------
     def put(self, control: Control) -> None:
         """Put a control in force (replacing one on the same subject)."""
+        if control.until < self._next_expiry:
+            self._next_expiry = control.until
         kind = control.kind
         if kind is ControlKind.SUSPENSION:
             self._suspended[control.subject] = control
@@ -123,12 +140,22 @@ class Controls:
 
     def expired(self, t: float) -> list[Control]:
         """Remove and return controls whose expiry has passed, in a stable order."""
+        if t < self._next_expiry:
+            return []
         out: list[Control] = []
         for table in (self._suspended, self._country, self._ip, self._ranges):
             gone = [k for k, c in table.items() if c.until <= t]
             out.extend(table.pop(k) for k in gone)
         dest_gone = [k for k, c in self._dest.items() if c.until <= t]
         out.extend(self._dest.pop(k) for k in dest_gone)
+        self._next_expiry = min(
+            (
+                c.until
+                for table in (self._suspended, self._country, self._ip, self._ranges, self._dest)
+                for c in table.values()
+            ),
+            default=FOREVER,
+        )
         return out
 
     # -- queries ---------------------------------------------------------------------------
