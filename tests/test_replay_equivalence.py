@@ -312,3 +312,20 @@ def test_cli_replay_of_unsorted_cdrs_starts_over_and_matches(carrier: Path, tmp_
     assert got == general.read_bytes()
     quarantine = (tmp_path / "cli.jsonl.quarantine.csv").read_text().splitlines()
     assert len(quarantine) == 2 and ",7002,," in quarantine[1]
+
+
+def test_cli_replay_of_unsorted_sip_events_starts_over_and_matches(
+    carrier: Path, tmp_path: Path
+) -> None:
+    lines = (carrier / "sip_events.csv").read_text().splitlines()
+    body = lines[1:]
+    body[100], body[3000] = body[3000], body[100]  # a late event early in the file
+    sips = tmp_path / "sips" / "sip_events.csv"
+    sips.parent.mkdir()
+    sips.write_text("\n".join([lines[0], *body]) + "\n")
+    (sips.parent / "subscribers.csv").write_bytes((carrier / "subscribers.csv").read_bytes())
+    inputs = load_inputs(sips.parent / "subscribers.csv", carrier / "cdrs.csv", sips)
+    general = tmp_path / "general.jsonl"
+    write_jsonl(run_engine(Engine(inputs.subscribers, fast=False), inputs), general)
+    got = _cli_replay(sips.parent, carrier / "cdrs.csv", tmp_path / "cli.jsonl")
+    assert got == general.read_bytes()

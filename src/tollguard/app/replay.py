@@ -130,26 +130,70 @@ _SipRow = tuple[float, str, str, str, str]
 _SIP_KINDS = {k.value: k for k in SipEventKind}
 
 
+class _SipFeed:
+    """The SIP events of a file in the reading process, handed out in time order up to a time;
+    raises :class:`StreamFailed` when the file is not in time order."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.items = iter(read_sip_events(path)) if path is not None else iter(())
+        self.quarantined: list[QuarantinedRow] = []
+        self.next: _SipRow | None = None
+        self.last: datetime | None = None
+
+    def up_to(self, limit: float) -> list[_SipRow]:
+        out: list[_SipRow] = []
+        while True:
+            if self.next is None:
+                item = next(self.items, None)
+                if item is None:
+                    return out
+                if isinstance(item, QuarantinedRow):
+                    self.quarantined.append(item)
+                    continue
+                if self.last is not None and item.time < self.last:
+                    raise StreamFailed("SIP events are not in time order")
+                self.last = item.time
+                e = item
+                self.next = (
+                    e.time.timestamp(),
+                    e.source_ip,
+                    e.username,
+                    e.event.value,
+                    e.user_agent,
+                )
+            if self.next[0] > limit:
+                return out
+            out.append(self.next)
+            self.next = None
+
+
 def _read_in_child(path: Path, sip_path: Path | None, conn: Any) -> None:
-    """The reading process of :class:`StreamedReplay`: the SIP events (sorted as
-    :func:`load_calls` sorts them) with their quarantined rows, then CDR rows in batches, then
-    ``None``."""
+    """The reading process of :class:`StreamedReplay`. Messages: ``("c", CDR items)``, each
+    batch preceded by ``("s", SIP rows)`` up to its last start; at the end the remaining SIP
+    rows, ``("q", quarantined SIP rows)`` and ``None``; ``("failed", why)`` on any error."""
     try:
-        quarantined: list[QuarantinedRow] = []
-        sips = _split(read_sip_events(sip_path), quarantined) if sip_path is not None else []
-        sips.sort(key=lambda e: e.time)
-        rows = [
-            (e.time.timestamp(), e.source_ip, e.username, e.event.value, e.user_agent) for e in sips
-        ]
-        conn.send((rows, quarantined))
-        del sips, rows
+        sips = _SipFeed(sip_path)
         batch: list[CallRow | QuarantinedRow] = []
+        last = -math.inf
+
+        def flush() -> None:
+            rows = sips.up_to(last)
+            if rows:
+                conn.send(("s", rows))
+            conn.send(("c", batch))
+
         for item in read_cdr_calls(path):
             batch.append(item)
+            if item.__class__ is tuple and item[3] > last:  # type: ignore[index]
+                last = item[3]  # type: ignore[index]
             if len(batch) >= _BATCH:
-                conn.send(batch)
+                flush()
                 batch = []
-        conn.send(batch)
+        flush()
+        rows = sips.up_to(math.inf)
+        if rows:
+            conn.send(("s", rows))
+        conn.send(("q", sips.quarantined))
         conn.send(None)
     except BaseException as exc:  # reported, then the replay falls back to reading in-process
         conn.send(("failed", repr(exc)))
@@ -199,21 +243,31 @@ class StreamedReplay:
         """Bad rows of every file, in the order :func:`load_calls` gives them."""
         return self.subscribers_quarantined + self.cdrs_quarantined + self.sips_quarantined
 
-    def _calls(self) -> Iterator[CallRow]:
+    def _calls(self, sips: list[SipEvent]) -> Iterator[CallRow]:
+        """The calls as they arrive; SIP events are appended to ``sips`` before any call
+        that starts at or after them."""
         recv = self._conn.recv
         quarantined = self.cdrs_quarantined
+        kinds = _SIP_KINDS
         last = -math.inf
         n = 0
         try:
             while True:
                 try:
-                    batch = recv()
+                    message = recv()
                 except EOFError:
-                    raise StreamFailed("the CDR reading process ended early") from None
-                if batch is None:
+                    raise StreamFailed("the reading process ended early") from None
+                if message is None:
                     break
-                if isinstance(batch, tuple):
-                    raise StreamFailed(f"the CDR reading process failed: {batch[1]}")
+                tag, batch = message
+                if tag == "s":
+                    sips.extend(SipEvent(t, i, u, kinds[k], a) for t, i, u, k, a in batch)
+                    continue
+                if tag == "q":
+                    self.sips_quarantined = batch
+                    continue
+                if tag != "c":
+                    raise StreamFailed(f"the reading process failed: {batch}")
                 for item in batch:
                     if item.__class__ is tuple:
                         t0 = item[3]  # type: ignore[index]
@@ -237,17 +291,8 @@ class StreamedReplay:
         """:meth:`outputs` in lists (as :func:`write_output_batches` takes them)."""
         if not engine.fast:
             raise StreamFailed("the engine's fast paths are off")
-        try:
-            first = self._conn.recv()
-        except EOFError:
-            raise StreamFailed("the CDR reading process ended early") from None
-        if not isinstance(first, tuple) or first[0] == "failed":
-            raise StreamFailed(f"the reading process failed: {first!r}"[:500])
-        rows, self.sips_quarantined = first
-        kinds = _SIP_KINDS
-        sips = [SipEvent(t, ip, user, kinds[kind], agent) for t, ip, user, kind, agent in rows]
-        del rows
-        yield from _run_fast(engine, self._calls(), sips, progress, 0)
+        sips: list[SipEvent] = []  # grows as the reading process sends them
+        yield from _run_fast(engine, self._calls(sips), sips, progress, 0)
 
     def close(self) -> None:
         """Stop the reading process (if still running) and release the pipe."""
@@ -419,11 +464,10 @@ def _run_fast(
     push = heapq.heappush
     pop = heapq.heappop
     pending: list[tuple[float, int, int, Event]] = []
-    nsips = len(sips)
     si = seq = done = 0
     last_t = -math.inf
     for call_id, sid, callee, t0, answered, t1, ip in calls:
-        while si < nsips and sips[si].time <= t0:
+        while si < len(sips) and sips[si].time <= t0:  # sips may grow while calls are read
             e = sips[si]
             push(pending, (e.time, 1, seq, e))
             seq += 1
