@@ -41,6 +41,7 @@ from tollguard.domain.events import (
     SipEvent,
     Terminate,
 )
+from tollguard.domain.ipinfo import IpInfo, IpLocator
 from tollguard.domain.records import (
     CallDetailRecord,
     QuarantinedRow,
@@ -175,11 +176,32 @@ def _read_in_child(path: Path, sip_path: Path | None, conn: Any) -> None:
         sips = _SipFeed(sip_path)
         batch: list[CallRow | QuarantinedRow] = []
         last = -math.inf
+        # Addresses are looked up here the first time they are seen and the answers sent
+        # ahead ("i"), so the engine's (portable) locator finds them memoised.
+        locator = IpLocator()
+        looked_up: set[str] = set()
+        infos: dict[str, IpInfo] = {}
 
-        def flush() -> None:
-            rows = sips.up_to(last)
+        def look_up(ip: str) -> None:
+            if ip not in looked_up:
+                looked_up.add(ip)
+                infos[ip] = locator.lookup(ip)
+
+        def send_sips(limit: float) -> None:
+            rows = sips.up_to(limit)
+            for row in rows:
+                look_up(row[1])
+            if infos:
+                conn.send(("i", infos.copy()))
+                infos.clear()
             if rows:
                 conn.send(("s", rows))
+
+        def flush() -> None:
+            for item in batch:
+                if item.__class__ is tuple and item[6] is not None:  # type: ignore[index]
+                    look_up(item[6])  # type: ignore[index,arg-type]
+            send_sips(last)
             conn.send(("c", batch))
 
         for item in read_cdr_calls(path):
@@ -190,9 +212,7 @@ def _read_in_child(path: Path, sip_path: Path | None, conn: Any) -> None:
                 flush()
                 batch = []
         flush()
-        rows = sips.up_to(math.inf)
-        if rows:
-            conn.send(("s", rows))
+        send_sips(math.inf)
         conn.send(("q", sips.quarantined))
         conn.send(None)
     except BaseException as exc:  # reported, then the replay falls back to reading in-process
@@ -243,9 +263,11 @@ class StreamedReplay:
         """Bad rows of every file, in the order :func:`load_calls` gives them."""
         return self.subscribers_quarantined + self.cdrs_quarantined + self.sips_quarantined
 
-    def _calls(self, sips: list[SipEvent]) -> Iterator[CallRow]:
+    def _calls(self, sips: list[SipEvent], engine: Engine) -> Iterator[CallRow]:
         """The calls as they arrive; SIP events are appended to ``sips`` before any call
         that starts at or after them."""
+        ips = engine.ips
+        remember = ips.remember if ips.__class__ is IpLocator and ips.portable else None
         recv = self._conn.recv
         quarantined = self.cdrs_quarantined
         kinds = _SIP_KINDS
@@ -265,6 +287,11 @@ class StreamedReplay:
                     continue
                 if tag == "q":
                     self.sips_quarantined = batch
+                    continue
+                if tag == "i":
+                    if remember is not None:
+                        for ip, info in batch.items():
+                            remember(ip, info)
                     continue
                 if tag != "c":
                     raise StreamFailed(f"the reading process failed: {batch}")
@@ -292,7 +319,7 @@ class StreamedReplay:
         if not engine.fast:
             raise StreamFailed("the engine's fast paths are off")
         sips: list[SipEvent] = []  # grows as the reading process sends them
-        yield from _run_fast(engine, self._calls(sips), sips, progress, 0)
+        yield from _run_fast(engine, self._calls(sips, engine), sips, progress, 0)
 
     def close(self) -> None:
         """Stop the reading process (if still running) and release the pipe."""

@@ -157,6 +157,19 @@ class IpLocator:
             self._memo[ip] = found
         return found
 
+    @property
+    def portable(self) -> bool:
+        """True when lookups depend on the address alone (no MaxMind database): another
+        process's :meth:`lookup` then gives the same answer (see :meth:`remember`)."""
+        return self._reader is None
+
+    def remember(self, ip: str, info: IpInfo) -> None:
+        """Memoise the lookup of ``ip`` made by another (portable) locator, e.g. in the
+        replay's reading process; the memo's bound applies as in :meth:`lookup`."""
+        if len(self._memo) >= self._memo_size:
+            self._memo.clear()
+        self._memo[ip] = info
+
     def same_network(self, a: str, b: str) -> bool:
         """Whether two addresses are in the same /24 (IPv4) or /48 (IPv6)."""
         first, second = self.lookup(a).network, self.lookup(b).network
