@@ -530,6 +530,7 @@ def _run_fast(
 
 
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))
+_MINUTES_SECONDS = tuple(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 _MINUTES_KEPT = 4096
 
 
@@ -543,6 +544,8 @@ class OutputFormatter:
         # minute (POSIX seconds // 60) -> the text before and after its seconds, or None when
         # the minute's UTC offset changes or is not whole minutes
         self._minutes: dict[int, tuple[str, str] | None] = {}
+        # the same per hour (POSIX seconds // 3600), when the offset is whole hours
+        self._hours: dict[int, tuple[str, str] | None] = {}
 
     def time(self, t: float) -> str:
         """ISO 8601 with offset, whole seconds."""
@@ -557,6 +560,13 @@ class OutputFormatter:
         except (OverflowError, ValueError):
             whole = None
         if whole is not None and whole == t:
+            hour, into = divmod(whole, 3600)
+            try:
+                around = self._hours[hour]
+            except KeyError:
+                around = self._hour(hour)
+            if around is not None:
+                return around[0] + _MINUTES_SECONDS[into] + around[1]
             minute, second = divmod(whole, 60)
             try:
                 parts = self._minutes[minute]
@@ -565,6 +575,27 @@ class OutputFormatter:
             if parts is not None:
                 return parts[0] + _TWO_DIGITS[second] + parts[1]
         return datetime.fromtimestamp(t, self.tz).isoformat(timespec="seconds")
+
+    def _hour(self, hour: int) -> tuple[str, str] | None:
+        """The text of an hour's times around their minutes and seconds (see :meth:`_minute`),
+        when its UTC offset is constant and whole hours."""
+        parts: tuple[str, str] | None = None
+        try:
+            first = datetime.fromtimestamp(hour * 3600, self.tz)
+            last = datetime.fromtimestamp(hour * 3600 + 3599, self.tz)
+        except (OverflowError, OSError, ValueError):
+            pass
+        else:
+            offset = first.utcoffset()
+            whole_hours = offset is not None and offset.total_seconds() % 3600 == 0
+            if whole_hours and offset == last.utcoffset():
+                text = first.isoformat(timespec="seconds")
+                if text[13:19] == ":00:00":
+                    parts = (text[:14], text[19:])
+        if len(self._hours) >= _MINUTES_KEPT:
+            self._hours.clear()
+        self._hours[hour] = parts
+        return parts
 
     def _minute(self, minute: int) -> tuple[str, str] | None:
         """The text of a minute's times around their seconds: all of them are
