@@ -784,6 +784,10 @@ def write_output_batches(
     n = 0
     line = formatter.line
     time = formatter.time
+    hours = formatter._hours  # the per-hour texts of formatter.time, read here without a call
+    minutes_seconds = _MINUTES_SECONDS
+    last_t: float | None = None
+    text = ""
     decision = Decision
     decisions = [0, 0]  # deny, allow (counted apart: they are most of the lines)
     allow_line, deny_line = _ALLOW_LINE, _DENY_LINE
@@ -803,7 +807,18 @@ def write_output_batches(
                         and '"' not in call_id
                         and "\\" not in call_id
                     ):
-                        add((allow_line if allow else deny_line) % (time(o.time), call_id))
+                        t = o.time
+                        if t != last_t:
+                            last_t = t
+                            around = None
+                            if t.__class__ is float and t.is_integer():
+                                hour, into = divmod(int(t), 3600)
+                                around = hours.get(hour)
+                            if around is None:
+                                text = time(t)
+                            else:  # as formatter.time(t) gives it
+                                text = around[0] + minutes_seconds[into] + around[1]
+                        add((allow_line if allow else deny_line) % (text, call_id))
                     else:
                         add(line(o))
                 else:

@@ -27,8 +27,9 @@ _KEEP = 8
 
 
 def _bump(table: dict[str, int], key: str) -> None:
-    if key in table:
-        table[key] += 1
+    count = table.get(key)
+    if count is not None:
+        table[key] = count + 1
         return
     if len(table) >= _KEEP:
         # the least used, then the smallest key: min by (count, key), without a tuple per key
