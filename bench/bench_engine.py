@@ -13,6 +13,7 @@ machine's load average is recorded before and after, since the two cores are sha
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,9 +64,12 @@ def bench_replay() -> list[BenchResult]:
             str(out),
         ]
         before = _load()
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(args, check=True, capture_output=True)
         wall = time.perf_counter() - start
+        done = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (done.ru_utime + done.ru_stime) - (usage.ru_utime + usage.ru_stime)
         after = _load()
         lines = sum(1 for _ in out.open("rb"))
         shutil.rmtree(data)
@@ -73,6 +77,7 @@ def bench_replay() -> list[BenchResult]:
     made = (
         f"simulate --subscribers {BIG.subscribers} --days {BIG.days} --seed {BIG.seed}: "
         f"{calls:,} calls, {sips:,} SIP events; {lines:,} output lines; one run; "
+        f"CPU {cpu:.1f} s (the engine's process and the process reading the files); "
         f"load average (1/5 min) {before} before, {after} after."
     )
     return [
