@@ -87,6 +87,9 @@ def _skipped(line: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     text = text[:-1] if text.endswith("\r") else text
+    # A byte-order mark starting the file is an encoding marker the readers strip, which makes
+    # such a line blank there: never generate it as junk (its fate depends on its position).
+    text = text.removeprefix("\ufeff")
     return not text or text.isspace()
 
 
