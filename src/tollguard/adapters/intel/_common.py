@@ -19,8 +19,12 @@ from typing import Any
 
 from tollguard.domain.intel import (
     DAY_KINDS,
+    AttackerAddress,
     AttackTimeHistogram,
+    FraudDestination,
+    IndicatorKind,
     IntelError,
+    check_band,
     check_count,
     check_timezone,
 )
@@ -253,3 +257,30 @@ def histogram_json(hist: AttackTimeHistogram) -> str:
     """The JSON form of the attack-time histogram."""
     body = {"timezone": hist.timezone, "days": list(DAY_KINDS)}
     return json.dumps({**body, "counts": [list(r) for r in hist.counts]}, separators=(",", ":"))
+
+
+def indicator_from_fields(
+    kind: IndicatorKind,
+    value: str,
+    fields: Mapping[str, str],
+    first: float,
+    last: float,
+    where: str,
+) -> FraudDestination | AttackerAddress:
+    """One shared indicator from the ``key=value`` fields MISP and STIX feeds carry with it."""
+    incidents = optional_int(fields.get("incidents"), f"{where}: incidents")
+    calls = optional_int(fields.get("calls"), f"{where}: calls") or 0
+    incidents = 1 if incidents is None else incidents
+    if kind is IndicatorKind.IP:
+        return AttackerAddress(value, first, last, incidents, calls)
+    return FraudDestination(
+        kind,
+        value,
+        fields.get("country") or None,
+        optional_int(fields.get("calling_code"), f"{where}: calling_code"),
+        first,
+        last,
+        incidents,
+        calls,
+        check_band(fields.get("cost_band")),
+    )

@@ -25,9 +25,9 @@ from tollguard.adapters.intel._common import (
     fields_text,
     histogram_from_json,
     histogram_json,
+    indicator_from_fields,
     iso,
     load_json,
-    optional_int,
     parse_fields,
     parse_time,
     stable_uuid,
@@ -40,7 +40,6 @@ from tollguard.domain.intel import (
     IndicatorKind,
     IntelError,
     IntelFeed,
-    check_band,
     check_feed,
     normalise_value,
 )
@@ -191,27 +190,13 @@ def parse_document(doc: Any) -> IntelFeed:
             value = normalise_value(ikind, attr.value)
             first = _seen(attr, "first_seen", default_t, where)
             last = _seen(attr, "last_seen", first, where)
-            incidents = optional_int(fields.get("incidents"), f"{where}: incidents")
-            calls = optional_int(fields.get("calls"), f"{where}: calls") or 0
-            incidents = 1 if incidents is None else incidents
-            if ikind is IndicatorKind.IP:
-                attackers.append(AttackerAddress(value, first, last, incidents, calls))
-                continue
-            destinations.append(
-                FraudDestination(
-                    ikind,
-                    value,
-                    fields.get("country") or None,
-                    optional_int(fields.get("calling_code"), f"{where}: calling_code"),
-                    first,
-                    last,
-                    incidents,
-                    calls,
-                    check_band(fields.get("cost_band")),
-                )
-            )
+            item = indicator_from_fields(ikind, value, fields, first, last, where)
         except IntelError as exc:
             raise IntelError(f"{where}: {exc}") from None
+        if isinstance(item, AttackerAddress):
+            attackers.append(item)
+        else:
+            destinations.append(item)
     source = meta.get("source")
     if source is None:
         source = next(

@@ -29,9 +29,9 @@ from tollguard.adapters.intel._common import (
     fields_text,
     histogram_from_json,
     histogram_json,
+    indicator_from_fields,
     iso,
     load_json,
-    optional_int,
     parse_fields,
     parse_time,
     stable_uuid,
@@ -45,7 +45,6 @@ from tollguard.domain.intel import (
     IndicatorKind,
     IntelError,
     IntelFeed,
-    check_band,
     check_feed,
     normalise_value,
 )
@@ -231,27 +230,13 @@ def parse_document(doc: Any) -> IntelFeed:
         first, last = seen.get(ind["id"], (valid, valid))
         try:
             value = normalise_value(ikind, fields.get("value", ""))
-            incidents = optional_int(fields.get("incidents"), f"{where}: incidents")
-            incidents = 1 if incidents is None else incidents
-            calls = optional_int(fields.get("calls"), f"{where}: calls") or 0
-            if ikind is IndicatorKind.IP:
-                attackers.append(AttackerAddress(value, first, last, incidents, calls))
-                continue
-            destinations.append(
-                FraudDestination(
-                    ikind,
-                    value,
-                    fields.get("country") or None,
-                    optional_int(fields.get("calling_code"), f"{where}: calling_code"),
-                    first,
-                    last,
-                    incidents,
-                    calls,
-                    check_band(fields.get("cost_band")),
-                )
-            )
+            item = indicator_from_fields(ikind, value, fields, first, last, where)
         except IntelError as exc:
             raise IntelError(f"{where}: {exc}") from None
+        if isinstance(item, AttackerAddress):
+            attackers.append(item)
+        else:
+            destinations.append(item)
     if generated is None:
         entries: list[FraudDestination | AttackerAddress] = [*destinations, *attackers]
         generated = max((e.last_seen for e in entries), default=None)
