@@ -13,6 +13,7 @@ from tollguard.adapters.store.audit import (
 )
 from tollguard.adapters.store.engine import default_url, make_engine
 from tollguard.adapters.store.models import (
+    ApiToken,
     Case,
     ContactAttempt,
     Control,
@@ -26,6 +27,8 @@ from tollguard.adapters.store.models import (
     RatedCdr,
     RestrictedDestination,
     Snapshot,
+    StoredAlert,
+    StoredNotification,
 )
 from tollguard.adapters.store.schema import (
     CONSENT_STATES,
@@ -44,6 +47,7 @@ __all__ = [
     "GENESIS_HASH",
     "INTEL_KINDS",
     "INTEL_STATUSES",
+    "ApiToken",
     "AuditEntry",
     "Case",
     "ContactAttempt",
@@ -60,6 +64,8 @@ __all__ = [
     "Snapshot",
     "Store",
     "StoreError",
+    "StoredAlert",
+    "StoredNotification",
     "append_audit",
     "canonical_json",
     "default_url",

@@ -190,3 +190,46 @@ class IntelImportCounts:
     new: int
     updated: int
     unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token's record (the token itself is never stored, only its SHA-256)."""
+
+    id: int
+    name: str
+    role: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """A detector's finding as kept for analysts."""
+
+    id: int
+    time: datetime
+    detector: str
+    severity: str
+    subscriber_id: str | None
+    evidence: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotification:
+    """A notice to a customer or analyst, with its delivery status."""
+
+    id: int
+    kind: str
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    subscriber_id: str | None
+    reference: str
+    created_at: datetime
+    status: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None

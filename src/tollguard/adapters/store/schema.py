@@ -41,6 +41,8 @@ CONSENT_STATES = ("not_asked", "requested", "granted", "declined", "withdrawn")
 FILE_KINDS = ("subscribers", "cdrs", "sip_events")
 INTEL_KINDS = ("country", "range", "ip")
 INTEL_STATUSES = ("candidate", "accepted", "rejected")
+TOKEN_ROLES = ("switch", "analyst", "admin")
+NOTIFICATION_STATUSES = ("pending", "sent", "failed")
 
 subscribers = Table(
     "subscribers",
@@ -254,4 +256,52 @@ input_offsets = Table(
     Column("position", BigInteger, nullable=False),
     Column("detail", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    UniqueConstraint("token_hash"),
+    CheckConstraint(f"role IN {TOKEN_ROLES!r}", name="role"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("detector", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("subscriber_id", String(64), nullable=True),
+    Column("evidence", JSON, nullable=False),
+    Index(None, "time"),
+    Index(None, "subscriber_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(256), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("subscriber_id", String(64), nullable=True),
+    Column("reference", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index(None, "status"),
+    Index(None, "subscriber_id"),
+    CheckConstraint(f"status IN {NOTIFICATION_STATUSES!r}", name="status"),
 )

@@ -27,6 +27,7 @@ from tollguard.adapters.store.audit import AuditEntry, to_json_value
 from tollguard.adapters.store.engine import READONLY_OPTION, default_url, make_engine
 from tollguard.adapters.store.migrate import upgrade
 from tollguard.adapters.store.models import (
+    ApiToken,
     Case,
     ContactAttempt,
     Control,
@@ -40,6 +41,8 @@ from tollguard.adapters.store.models import (
     RatedCdr,
     RestrictedDestination,
     Snapshot,
+    StoredAlert,
+    StoredNotification,
 )
 from tollguard.adapters.store.types import sqlite_utc_text
 from tollguard.domain.intel import dearer_band
@@ -1330,6 +1333,229 @@ class Store:
             if row is None
             else InputOffset(row.source, row.position, row.detail, row.updated_at)
         )
+
+    # -- API tokens -----------------------------------------------------------------------------
+
+    def create_token(
+        self, name: str, role: str, *, token_hash: str, by: str, at: datetime
+    ) -> ApiToken:
+        """Record a new API token by its SHA-256 (audited as ``token.create``)."""
+        if role not in s.TOKEN_ROLES:
+            raise StoreError(f"unknown role {role!r} (one of {', '.join(s.TOKEN_ROLES)})")
+        with self._tx(None) as c:
+            row = c.execute(
+                s.api_tokens.insert().returning(*s.api_tokens.c),
+                {
+                    "name": name,
+                    "role": role,
+                    "token_hash": token_hash,
+                    "created_by": by,
+                    "created_at": at,
+                },
+            ).one()
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="token.create",
+                subject=f"token:{row.id}",
+                reason=f"API token {name!r} with role {role}",
+                at=at,
+                evidence={"token_id": row.id, "role": role, "name": name},
+            )
+        return _token(row)
+
+    def token_roles(self) -> dict[str, tuple[int, str, str]]:
+        """Tokens not revoked: SHA-256 -> (id, name, role)."""
+        t = s.api_tokens
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.c.id, t.c.name, t.c.role, t.c.token_hash).where(t.c.revoked_at.is_(None))
+            )
+            return {r.token_hash: (r.id, r.name, r.role) for r in rows}
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Every token ever created (revoked ones included), oldest first."""
+        with self._read() as conn:
+            return [_token(r) for r in conn.execute(select(s.api_tokens).order_by("id"))]
+
+    def revoke_token(self, token_id: int, *, by: str, reason: str, at: datetime) -> ApiToken:
+        """Revoke a token (audited as ``token.revoke``)."""
+        t = s.api_tokens
+        with self._tx(None) as c:
+            row = c.execute(
+                update(t)
+                .where(t.c.id == token_id, t.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+                .returning(*t.c)
+            ).first()
+            if row is None:
+                raise StoreError(f"no token {token_id} in force")
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="token.revoke",
+                subject=f"token:{token_id}",
+                reason=reason,
+                at=at,
+                evidence={"token_id": token_id, "name": row.name, "role": row.role},
+            )
+        return _token(row)
+
+    # -- alerts ---------------------------------------------------------------------------------
+
+    def insert_alert(
+        self,
+        *,
+        time: datetime,
+        detector: str,
+        severity: str,
+        subscriber_id: str | None,
+        evidence: Mapping[str, object],
+        conn: Connection | None = None,
+    ) -> int:
+        """Keep a detector's finding; returns its id."""
+        with self._tx(conn) as c:
+            return int(
+                c.execute(
+                    s.alerts.insert().returning(s.alerts.c.id),
+                    {
+                        "time": time,
+                        "detector": detector,
+                        "severity": severity,
+                        "subscriber_id": subscriber_id,
+                        "evidence": to_json_value(dict(evidence)),
+                    },
+                ).scalar_one()
+            )
+
+    def list_alerts(
+        self, *, subscriber_id: str | None = None, limit: int = 100
+    ) -> list[StoredAlert]:
+        """Alerts, newest first."""
+        t = s.alerts
+        q = select(t).order_by(t.c.time.desc(), t.c.id.desc()).limit(limit)
+        if subscriber_id is not None:
+            q = q.where(t.c.subscriber_id == subscriber_id)
+        with self._read() as conn:
+            return [
+                StoredAlert(r.id, r.time, r.detector, r.severity, r.subscriber_id, r.evidence)
+                for r in conn.execute(q)
+            ]
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def add_notification(
+        self,
+        *,
+        kind: str,
+        channel: str,
+        recipient: str,
+        subject: str,
+        body: str,
+        subscriber_id: str | None,
+        reference: str,
+        at: datetime,
+    ) -> StoredNotification:
+        """Record a notice to send (status ``pending``)."""
+        with self._tx(None) as c:
+            row = c.execute(
+                s.notifications.insert().returning(*s.notifications.c),
+                {
+                    "kind": kind,
+                    "channel": channel,
+                    "recipient": recipient,
+                    "subject": subject,
+                    "body": body,
+                    "subscriber_id": subscriber_id,
+                    "reference": reference,
+                    "created_at": at,
+                    "status": "pending",
+                    "attempts": 0,
+                },
+            ).one()
+        return _notification(row)
+
+    def finish_notification(
+        self,
+        notification_id: int,
+        *,
+        delivered: bool,
+        attempts: int,
+        last_error: str | None,
+        at: datetime,
+    ) -> StoredNotification:
+        """Record a delivery's outcome (audited as ``notification.sent`` or ``.failed``)."""
+        t = s.notifications
+        status = "sent" if delivered else "failed"
+        with self._tx(None) as c:
+            row = c.execute(
+                update(t)
+                .where(t.c.id == notification_id)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    last_error=last_error,
+                    sent_at=at if delivered else None,
+                )
+                .returning(*t.c)
+            ).first()
+            if row is None:
+                raise StoreError(f"no notification {notification_id}")
+            audit_mod.append_audit(
+                c,
+                actor="tollguard",
+                action=f"notification.{status}",
+                subject=(
+                    f"subscriber:{row.subscriber_id}"
+                    if row.subscriber_id
+                    else f"notification:{row.id}"
+                ),
+                reason=f"{row.kind} by {row.channel} to {row.recipient}",
+                at=at,
+                evidence={
+                    "notification_id": row.id,
+                    "attempts": attempts,
+                    "last_error": last_error,
+                    "subject": row.subject,
+                    "body": row.body,
+                },
+            )
+        return _notification(row)
+
+    def list_notifications(
+        self, *, subscriber_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[StoredNotification]:
+        """Notifications, newest first."""
+        t = s.notifications
+        q = select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
+        if subscriber_id is not None:
+            q = q.where(t.c.subscriber_id == subscriber_id)
+        if status is not None:
+            q = q.where(t.c.status == status)
+        with self._read() as conn:
+            return [_notification(r) for r in conn.execute(q)]
+
+
+def _token(row: Row[Any]) -> ApiToken:
+    return ApiToken(row.id, row.name, row.role, row.created_by, row.created_at, row.revoked_at)
+
+
+def _notification(row: Row[Any]) -> StoredNotification:
+    return StoredNotification(
+        row.id,
+        row.kind,
+        row.channel,
+        row.recipient,
+        row.subject,
+        row.body,
+        row.subscriber_id,
+        row.reference,
+        row.created_at,
+        row.status,
+        row.attempts,
+        row.last_error,
+        row.sent_at,
+    )
 
 
 def table_names() -> Sequence[str]:
