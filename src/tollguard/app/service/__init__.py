@@ -1,0 +1,1 @@
+"""The live service: ``tollguard serve`` (FastAPI), the same engine as replay, live."""

@@ -1,0 +1,364 @@
+"""The recorder: one background thread that writes the engine's outputs and carries them out.
+
+Every output of the live engine passes through here, in order: actions become controls and audit
+entries (with who, when, why and the evidence), alerts are kept, cuts go to the switch, the hard
+lists are pushed to the switch and exported when controls change, and notices are queued. The
+request path only puts work on a queue; a slow database or switch never delays an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+
+from tollguard.adapters.store import Store, StoreError
+from tollguard.app.service.live import CaseView, store_subject
+from tollguard.app.service.switch import HardLists, SwitchControl
+from tollguard.domain.controls import ControlKind
+from tollguard.domain.events import Action, ActionKind, Alert, Decision, Output, Terminate
+from tollguard.domain.records import IntlStatus
+
+log = logging.getLogger("tollguard.service")
+
+#: Actions that put a control in force, and those that lift one.
+PUTS: dict[ActionKind, ControlKind] = {
+    ActionKind.SUSPEND_INTERNATIONAL: ControlKind.SUSPENSION,
+    ActionKind.RESTRICT_COUNTRY: ControlKind.COUNTRY_RESTRICTION,
+    ActionKind.BLOCK_IP: ControlKind.IP_BLOCK,
+    ActionKind.DENY_DESTINATION: ControlKind.DESTINATION_DENIAL,
+}
+LIFTS: dict[ActionKind, ControlKind] = {
+    ActionKind.RESTORE_INTERNATIONAL: ControlKind.SUSPENSION,
+    ActionKind.LIFT_COUNTRY: ControlKind.COUNTRY_RESTRICTION,
+    ActionKind.UNBLOCK_IP: ControlKind.IP_BLOCK,
+    ActionKind.ALLOW_DESTINATION: ControlKind.DESTINATION_DENIAL,
+}
+
+
+def utc(t: float) -> datetime:
+    """POSIX seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(t, UTC)
+
+
+def action_control(action: Action) -> tuple[ControlKind, str] | None:
+    """The control an action puts or lifts, as (kind, store subject); ``None`` for others."""
+    kind = PUTS.get(action.action) or LIFTS.get(action.action)
+    if kind is None:
+        return None
+    if kind is ControlKind.SUSPENSION:
+        subject = action.subscriber_id or ""
+    elif kind is ControlKind.COUNTRY_RESTRICTION:
+        subject = action.country or ""
+    elif kind is ControlKind.IP_BLOCK:
+        subject = action.ip or ""
+    else:
+        target = action.country if action.country else f"+{action.prefix}"
+        if action.subscriber_id is None:
+            target = action.prefix or ""
+        return kind, store_subject(kind, target, action.subscriber_id)
+    return kind, subject
+
+
+def action_subject(action: Action) -> str:
+    """The audit subject of an action that is not a control change."""
+    if action.subscriber_id:
+        return f"subscriber:{action.subscriber_id}"
+    for name in ("ip", "country", "prefix"):
+        value = getattr(action, name)
+        if value:
+            return f"{name}:{value}"
+    return "tollguard"
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    """What the recorder has done (for /metrics)."""
+
+    outputs: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    switch_failures: int = 0
+    list_syncs: int = 0
+
+    def count(self, name: str) -> None:
+        """Count one output of a kind."""
+        self.outputs[name] = self.outputs.get(name, 0) + 1
+
+
+Job = Callable[[], None]
+_STOP = object()
+
+
+class Recorder:
+    """Persists and carries out outputs on a background thread, in submission order."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        switch: SwitchControl | None = None,
+        on_notify: Callable[[Action], None] | None = None,
+        on_blocked_ips: Callable[[frozenset[str], list[Action]], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.switch = switch
+        self.on_notify = on_notify
+        self.on_blocked_ips = on_blocked_ips
+        self.clock = clock
+        self.stats = RecorderStats()
+        self.case_ids: dict[str, int] = {
+            c.subscriber_id: c.id for c in store.list_cases(open_only=True)
+        }
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._last_lists: HardLists | None = None
+
+    # -- thread ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the background thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="tollguard-recorder")
+            self._thread.daemon = True
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the queued work, then stop."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far is done (or run it here if not started)."""
+        if self._thread is None:
+            self._drain()
+        else:
+            self._queue.join()
+
+    @property
+    def backlog(self) -> int:
+        """Jobs waiting."""
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is _STOP:
+                    return
+                self._do(job)
+            finally:
+                self._queue.task_done()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if job is not _STOP:
+                    self._do(job)
+            finally:
+                self._queue.task_done()
+
+    def _do(self, job: Job) -> None:
+        try:
+            job()
+        except Exception:
+            self.stats.errors += 1
+            log.exception("recorder job failed")
+
+    # -- submitting --------------------------------------------------------------------------
+    def submit(self, outputs: list[Output]) -> None:
+        """Queue outputs to persist and carry out."""
+        if outputs:
+            self._queue.put(lambda: self._record(outputs))
+
+    def call(self, job: Job) -> None:
+        """Queue any job (it runs after everything submitted before it)."""
+        self._queue.put(job)
+
+    def sync_cases(self, views: list[CaseView]) -> None:
+        """Queue: open, update and close stored cases to match the engine's open cases."""
+        self._queue.put(lambda: self._sync_cases(views))
+
+    # -- work --------------------------------------------------------------------------------
+    def _record(self, outputs: list[Output]) -> None:
+        controls_changed = False
+        blocked: list[Action] = []
+        for o in outputs:
+            self.stats.count(type(o).__name__)
+            if isinstance(o, Action):
+                controls_changed |= self._action(o)
+                if o.action is ActionKind.BLOCK_IP:
+                    blocked.append(o)
+                if o.action is ActionKind.NOTIFY and self.on_notify is not None:
+                    self.on_notify(o)
+            elif isinstance(o, Alert):
+                self.store.insert_alert(
+                    time=utc(o.time),
+                    detector=o.detector,
+                    severity=o.severity.value,
+                    subscriber_id=o.subscriber_id,
+                    evidence=o.evidence,
+                )
+            elif isinstance(o, Terminate):
+                self._terminate(o)
+            elif isinstance(o, Decision):
+                continue
+        if controls_changed:
+            self.sync_lists(blocked)
+
+    def _action(self, a: Action) -> bool:
+        target = action_control(a)
+        at = utc(a.time)
+        evidence = {**a.evidence, "action": a.action.value}
+        if target is None:
+            self.store.append_audit(
+                actor=a.actor,
+                action=a.action.value,
+                subject=action_subject(a),
+                reason=a.reason,
+                at=at,
+                evidence=evidence,
+            )
+            return False
+        kind, subject = target
+        if a.action in PUTS:
+            for old in self.store.active_controls(at, kind=kind.value, subject=subject):
+                self.store.lift_control(old.id, by=a.actor, reason=f"replaced: {a.reason}", at=at)
+            expires = None if a.until is None or a.until == float("inf") else utc(a.until)
+            if expires is not None and expires <= at:
+                expires = None
+            self.store.create_control(
+                kind.value,
+                subject,
+                reason=a.reason,
+                created_by=a.actor,
+                at=at,
+                expires_at=expires,
+                evidence=evidence,
+            )
+            return True
+        lifted = False
+        for old in self.store.active_controls(at, kind=kind.value, subject=subject):
+            self.store.lift_control(old.id, by=a.actor, reason=a.reason, at=at)
+            lifted = True
+        if not lifted:  # nothing stored in force (expired already): still audit the action
+            self.store.append_audit(
+                actor=a.actor,
+                action=a.action.value,
+                subject=f"{kind.value}:{subject}",
+                reason=a.reason,
+                at=at,
+                evidence=evidence,
+            )
+        return True
+
+    def _terminate(self, o: Terminate) -> None:
+        done = False
+        if self.switch is not None:
+            done = self.switch.terminate(o.call_id, o.reason)
+            if not done:
+                self.stats.switch_failures += 1
+        self.store.append_audit(
+            actor="tollguard",
+            action="call.terminate",
+            subject=f"subscriber:{o.subscriber_id}" if o.subscriber_id else "tollguard",
+            reason=o.reason,
+            at=utc(o.time),
+            evidence={"call_id": o.call_id, "switch_confirmed": done},
+        )
+
+    def _sync_cases(self, views: list[CaseView]) -> None:
+        at = utc(self.clock())
+        seen = set()
+        for v in views:
+            seen.add(v.subscriber_id)
+            evidence = {
+                "state": v.state,
+                "reasons": list(v.reasons),
+                "countries": list(v.countries),
+                "numbers": v.numbers,
+                "contact_attempts": v.contact_attempts,
+                "facts": v.evidence,
+            }
+            case_id = self.case_ids.get(v.subscriber_id)
+            if case_id is None:
+                case = self.store.open_case(
+                    v.subscriber_id,
+                    at=utc(v.opened_at),
+                    score=v.probability,
+                    evidence=evidence,
+                    status=v.state,
+                    reason=", ".join(v.reasons) or "anomaly",
+                )
+                self.case_ids[v.subscriber_id] = case.id
+                continue
+            stored = self.store.get_case(case_id)
+            if stored is not None and stored.status != v.state:
+                self.store.update_case(
+                    case_id,
+                    status=v.state,
+                    at=at,
+                    by="tollguard",
+                    reason=f"case {v.state}",
+                    score=v.probability,
+                    evidence=evidence,
+                )
+        for sid in sorted(self.case_ids.keys() - seen):
+            case_id = self.case_ids.pop(sid)
+            try:
+                self.store.update_case(
+                    case_id, status="closed", at=at, by="tollguard", reason="closed", close=True
+                )
+            except StoreError:
+                continue
+
+    # -- hard lists --------------------------------------------------------------------------
+    def hard_lists(self) -> HardLists:
+        """The lists a switch can enforce alone, from the controls in force in the store."""
+        at = utc(self.clock())
+        ips: set[str] = set()
+        suspended: set[str] = set()
+        prefixes: set[str] = set()
+        for c in self.store.active_controls(at):
+            if c.kind == ControlKind.IP_BLOCK.value:
+                ips.add(c.subject)
+            elif c.kind == ControlKind.SUSPENSION.value:
+                suspended.add(c.subject)
+            elif c.kind == ControlKind.COUNTRY_RESTRICTION.value:
+                code = phonenumbers.country_code_for_region(c.subject)
+                if code:
+                    prefixes.add(str(code))
+            elif c.kind == ControlKind.DESTINATION_DENIAL.value and ":" not in c.subject:
+                prefixes.add(c.subject.lstrip("+"))
+        names: set[str] = set()
+        for sub in self.store.list_subscribers():
+            if sub.subscriber_id in suspended or sub.intl_status is IntlStatus.SUSPENDED:
+                names.add(sub.subscriber_id)
+                for number in sub.numbers:
+                    names.add(number.lstrip("+"))
+                    names.add(number)
+        return HardLists(frozenset(ips), frozenset(names | suspended), frozenset(prefixes))
+
+    def sync_lists(self, newly_blocked: list[Action] | None = None) -> None:
+        """Push the hard lists to the switch and the blocked addresses to the exporters."""
+        lists = self.hard_lists()
+        if self.on_blocked_ips is not None:
+            self.on_blocked_ips(lists.blocked_ips, newly_blocked or [])
+        if self.switch is not None and lists != self._last_lists:
+            if self.switch.sync_lists(lists):
+                self._last_lists = lists
+                self.stats.list_syncs += 1
+            else:
+                self.stats.switch_failures += 1

@@ -1,0 +1,298 @@
+"""The live service over HTTP, in process: TestClient runs the real app, store and engine."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.engine_support import CU, DOMESTIC, T0, US, customer
+from tollguard.adapters.store import Store
+from tollguard.app.service.api import create_app
+from tollguard.app.service.auth import new_token, token_hash
+from tollguard.app.service.runtime import ServiceRuntime, ServiceSettings
+from tollguard.app.service.switch import HardLists
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class RecordingSwitch:
+    """A switch that accepts every cut and list push, and remembers them."""
+
+    def __init__(self) -> None:
+        self.cut: list[tuple[str, str]] = []
+        self.lists: list[HardLists] = []
+
+    def terminate(self, call_id: str, reason: str) -> bool:
+        self.cut.append((call_id, reason))
+        return True
+
+    def sync_lists(self, lists: HardLists) -> bool:
+        self.lists.append(lists)
+        return True
+
+
+class Service:
+    """A running service and a token per role."""
+
+    def __init__(self, db: str, tmp: Path, clock: Clock, switch: RecordingSwitch) -> None:
+        self.db, self.tmp, self.clock, self.switch = db, tmp, clock, switch
+        store = Store.open(db)
+        at = datetime.fromtimestamp(clock(), UTC)
+        store.upsert_subscribers([customer("alice"), customer("bob2")], at=at)
+        self.tokens = {}
+        for role in ("switch", "analyst", "admin"):
+            tok = new_token()
+            store.create_token(role, role, token_hash=token_hash(tok), by="test", at=at)
+            self.tokens[role] = tok
+        store.close()
+
+    def client(self) -> TestClient:
+        settings = ServiceSettings(db_url=self.db, tick_s=3600, data_dir=self.tmp / "data")
+        rt = ServiceRuntime(settings, switch=self.switch, clock=self.clock)
+        return TestClient(create_app(rt))
+
+    def h(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Service:
+    return Service(f"sqlite:///{tmp_path / 'tg.sqlite'}", tmp_path, Clock(T0), RecordingSwitch())
+
+
+@pytest.fixture
+def client(svc: Service) -> Iterator[TestClient]:
+    with svc.client() as c:
+        yield c
+
+
+ALICE = "+81355550005"
+
+
+def authorize(c: TestClient, svc: Service, call_id: str, callee: str, **kw: str) -> dict[str, str]:
+    body = {"call_id": call_id, "callee": callee, "caller": ALICE, **kw}
+    r = c.post("/v1/authorize", json=body, headers=svc.h("switch"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_authorization_needs_a_token_of_the_right_role(client: TestClient, svc: Service) -> None:
+    body = {"call_id": "c1", "callee": DOMESTIC, "caller": ALICE}
+    assert client.post("/v1/authorize", json=body).status_code == 401
+    bad = {"Authorization": "Bearer tg_not-a-token"}
+    assert client.post("/v1/authorize", json=body, headers=bad).status_code == 401
+    assert client.post("/v1/authorize", json=body, headers=svc.h("analyst")).status_code == 403
+    assert client.get("/v1/controls", headers=svc.h("switch")).status_code == 403
+    assert client.get("/v1/tokens", headers=svc.h("analyst")).status_code == 403
+    basic = base64.b64encode(f"kamailio:{svc.tokens['switch']}".encode()).decode()
+    r = client.post("/v1/authorize", json=body, headers={"Authorization": f"Basic {basic}"})
+    assert r.status_code == 200
+    assert r.json()["decision"] == "allow"
+
+
+def test_unknown_caller_is_refused_and_known_numbers_map_to_their_customer(
+    client: TestClient, svc: Service
+) -> None:
+    r = authorize(client, svc, "c1", US, caller="+81399999999")
+    assert (r["decision"], r["reason"]) == ("deny", "unknown_subscriber")
+    r = authorize(client, svc, "c2", DOMESTIC, caller=f"sip:{ALICE}@pbx.example.jp")
+    assert (r["decision"], r["subscriber_id"]) == ("allow", "alice")
+    q = {"call_id": "c3", "callee": DOMESTIC, "subscriber_id": "alice"}
+    r2 = client.get("/v1/authorize", params=q, headers=svc.h("switch"))
+    assert r2.status_code == 200 and r2.json()["decision"] == "allow"
+
+
+def test_suspension_denies_international_calls_cuts_calls_in_progress_and_is_audited(
+    client: TestClient, svc: Service
+) -> None:
+    assert authorize(client, svc, "live-1", US)["decision"] == "allow"
+    h = svc.h("switch")
+    assert client.post("/v1/events/call-answered", json={"call_id": "live-1"}, headers=h).is_success
+    svc.clock.t += 30
+    r = client.post(
+        "/v1/subscribers/alice/suspend",
+        json={"reason": "customer unreachable, PBX compromised"},
+        headers=svc.h("analyst"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["calls_cut"] == ["live-1"]
+    assert svc.switch.cut == [("live-1", "international_suspended")]
+    assert "alice" in svc.switch.lists[-1].suspended
+    assert "81355550005" in svc.switch.lists[-1].suspended
+    d = authorize(client, svc, "after", US)
+    assert (d["decision"], d["reason"]) == ("deny", "international_suspended")
+    assert authorize(client, svc, "dom", DOMESTIC)["decision"] == "allow"
+    audit = client.get("/v1/audit", headers=svc.h("analyst")).json()
+    create = [e for e in audit if e["action"] == "control.create"]
+    assert create and create[-1]["actor"] == "analyst:analyst"
+    assert create[-1]["subject"] == "suspension:alice"
+    assert create[-1]["reason"] == "customer unreachable, PBX compromised"
+    assert any(e["action"] == "call.terminate" for e in audit)
+    r = client.post(
+        "/v1/subscribers/alice/restore",
+        json={"reason": "customer secured the PBX"},
+        headers=svc.h("analyst"),
+    )
+    assert r.status_code == 200
+    assert authorize(client, svc, "again", US)["decision"] == "allow"
+    assert client.get("/v1/controls", headers=svc.h("analyst")).json() == []
+
+
+def test_country_restriction_by_country_code_then_lifted(client: TestClient, svc: Service) -> None:
+    a = svc.h("analyst")
+    r = client.post(
+        "/v1/controls",
+        json={
+            "kind": "country_restriction",
+            "subject": "cu",
+            "reason": "IRSF wave",
+            "duration_s": 3600,
+        },
+        headers=a,
+    )
+    assert r.status_code == 201, r.text
+    d = authorize(client, svc, "cu-1", CU)
+    assert (d["decision"], d["reason"]) == ("deny", "country_restricted")
+    assert svc.switch.lists[-1].restricted_prefixes == frozenset({"53"})
+    controls = client.get("/v1/controls", headers=a).json()
+    assert [(c["kind"], c["subject"]) for c in controls] == [("country_restriction", "CU")]
+    assert controls[0]["expires_at"] is not None
+    lift = client.post(
+        f"/v1/controls/{controls[0]['id']}/lift", json={"reason": "wave over"}, headers=a
+    )
+    assert lift.status_code == 200
+    assert authorize(client, svc, "cu-2", CU)["reason"] != "country_restricted"
+    again = client.post(
+        f"/v1/controls/{controls[0]['id']}/lift", json={"reason": "x" * 3}, headers=a
+    )
+    assert again.status_code == 409
+    bad = client.post(
+        "/v1/controls",
+        json={"kind": "country_restriction", "subject": "CUB", "reason": "nope"},
+        headers=a,
+    )
+    assert bad.status_code == 422
+
+
+def test_controls_and_learning_survive_a_restart(svc: Service) -> None:
+    with svc.client() as c:
+        r = c.post(
+            "/v1/controls",
+            json={"kind": "ip_block", "subject": "203.0.113.9", "reason": "SIP scanner"},
+            headers=svc.h("analyst"),
+        )
+        assert r.status_code == 201
+        d = authorize(c, svc, "c1", DOMESTIC, source_ip="203.0.113.9")
+        assert (d["decision"], d["reason"]) == ("deny", "ip_blocked")
+    svc.clock.t += 60
+    with svc.client() as c:
+        d = authorize(c, svc, "c2", DOMESTIC, source_ip="203.0.113.9")
+        assert (d["decision"], d["reason"]) == ("deny", "ip_blocked")
+        assert svc.switch.lists[-1].blocked_ips == frozenset({"203.0.113.9"})
+        # the engine's state came back from the snapshot taken at shutdown
+        assert c.app.state.runtime.restored  # type: ignore[attr-defined]
+
+
+def test_cdr_upload_stores_good_rows_quarantines_bad_ones_and_meters(
+    client: TestClient, svc: Service
+) -> None:
+    csv_text = (
+        "call_id,subscriber_id,caller,callee,start,answer,end,disposition,source_ip\n"
+        "k1,alice,+81355550005,+12025550100,2026-10-05T09:00:00+09:00,"
+        "2026-10-05T09:00:05+09:00,2026-10-05T09:03:05+09:00,ANSWERED,198.51.100.7\n"
+        "k2,alice,+81355550005,+12025550100,2026-10-05T09:10:00+09:00,,"
+        "2026-10-05T09:05:00+09:00,FAILED,198.51.100.7\n"
+    )
+    r = client.post(
+        "/v1/cdrs", content=csv_text, headers={**svc.h("switch"), "Content-Type": "text/csv"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["accepted"], body["quarantined"], body["metered"]) == (1, 1, 1)
+    assert body["quarantine_file"]
+    again = client.post(
+        "/v1/cdrs", content=csv_text, headers={**svc.h("switch"), "Content-Type": "text/csv"}
+    )
+    assert again.json()["already_ingested"] is True
+    rows = [
+        {
+            "call_id": "j1",
+            "subscriber_id": "alice",
+            "caller": ALICE,
+            "callee": "+12025550100",
+            "start": "2026-10-05T10:00:00+09:00",
+            "answer": "2026-10-05T10:00:03+09:00",
+            "end": "2026-10-05T10:01:03+09:00",
+            "disposition": "ANSWERED",
+            "source_ip": "198.51.100.7",
+        }
+    ]
+    r = client.post("/v1/cdrs", json=rows, headers=svc.h("switch"))
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    views = client.get(
+        "/v1/subscribers/alice/cdrs", params={"reason": "case review"}, headers=svc.h("analyst")
+    )
+    assert [c["call_id"] for c in views.json()] == ["k1", "j1"]
+    audit = client.get(
+        "/v1/audit", params={"subject": "subscriber:alice"}, headers=svc.h("analyst")
+    )
+    assert any(e["action"] == "cdr.view" and e["reason"] == "case review" for e in audit.json())
+
+
+def test_tokens_created_and_revoked_over_http(client: TestClient, svc: Service) -> None:
+    r = client.post("/v1/tokens", json={"name": "kam-1", "role": "switch"}, headers=svc.h("admin"))
+    assert r.status_code == 201
+    tok = r.json()["token"]
+    body = {"call_id": "t1", "callee": DOMESTIC, "caller": ALICE}
+    hdr = {"Authorization": f"Bearer {tok}"}
+    assert client.post("/v1/authorize", json=body, headers=hdr).status_code == 200
+    listed = client.get("/v1/tokens", headers=svc.h("admin")).json()
+    assert all("token" not in t and "token_hash" not in t for t in listed)
+    assert client.delete(f"/v1/tokens/{r.json()['id']}", headers=svc.h("admin")).status_code == 200
+    assert client.post("/v1/authorize", json=body, headers=hdr).status_code == 401
+
+
+def test_health_metrics_openapi_and_body_limit(client: TestClient, svc: Service) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    authorize(client, svc, "m1", DOMESTIC)
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=svc.h("analyst")).text
+    assert 'tollguard_decisions_total{decision="allow",reason=""}' in text
+    assert "tollguard_decision_seconds_bucket" in text
+    assert "tollguard_calls_in_progress" in text
+    spec = client.get("/openapi.json").json()
+    assert "/v1/authorize" in spec["paths"]
+    big = b"x" * (client.app.state.runtime.settings.max_body_bytes + 1)  # type: ignore[attr-defined]
+    r = client.post(
+        "/v1/cdrs", content=big, headers={**svc.h("switch"), "Content-Type": "text/csv"}
+    )
+    assert r.status_code == 413
+
+
+def test_contact_outcome_confirmed_legitimate_restores(client: TestClient, svc: Service) -> None:
+    a = svc.h("analyst")
+    client.post("/v1/subscribers/alice/suspend", json={"reason": "suspicious"}, headers=a)
+    r = client.post(
+        "/v1/cases/alice/contacts",
+        json={"result": "confirmed_legitimate", "note": "customer's own calls"},
+        headers=a,
+    )
+    assert r.status_code == 200, r.text
+    assert "restore_international" in r.json()["actions"]
+    assert authorize(client, svc, "ok", US)["decision"] == "allow"
+    audit = client.get("/v1/audit", headers=a).json()
+    assert any(e["action"] == "case.contact" for e in audit)
