@@ -296,3 +296,100 @@ def test_contact_outcome_confirmed_legitimate_restores(client: TestClient, svc: 
     assert authorize(client, svc, "ok", US)["decision"] == "allow"
     audit = client.get("/v1/audit", headers=a).json()
     assert any(e["action"] == "case.contact" for e in audit)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_suspension_is_post_notified_by_email_and_recorded(tmp_path: Path) -> None:
+    import time as _time
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    from tollguard.adapters.notify import RetryPolicy, SmtpMailer
+    from tollguard.app.service.outbox import Outbox
+
+    received: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            received.append(envelope.content)  # type: ignore[attr-defined]
+            return "250 OK"
+
+    port = _free_port()
+    smtp = Controller(Handler(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        svc = Service(f"sqlite:///{tmp_path / 'tg.sqlite'}", tmp_path, Clock(T0), RecordingSwitch())
+        store = Store.open(svc.db)
+        mailer = SmtpMailer("127.0.0.1", port, sender="fraud-desk@carrier.example.jp")
+        outbox = Outbox(store, mailer=mailer, policy=RetryPolicy(max_attempts=2, base_delay_s=0))
+        settings = ServiceSettings(db_url=svc.db, tick_s=3600, data_dir=tmp_path / "data")
+        rt = ServiceRuntime(
+            settings, store=store, switch=svc.switch, outbox=outbox, clock=svc.clock
+        )
+        with TestClient(create_app(rt)) as c:
+            r = c.post(
+                "/v1/subscribers/alice/suspend",
+                json={"reason": "unreachable during an attack"},
+                headers=svc.h("analyst"),
+            )
+            assert r.status_code == 200
+            deadline = _time.monotonic() + 10
+            while _time.monotonic() < deadline:
+                notes = c.get("/v1/notifications", headers=svc.h("analyst")).json()
+                if notes and notes[0]["status"] != "pending":
+                    break
+                _time.sleep(0.05)
+            assert [(n["kind"], n["channel"], n["status"]) for n in notes] == [
+                ("post_notification", "email", "sent")
+            ]
+            assert notes[0]["recipient"] == "alice@example.jp"
+            audit = c.get("/v1/audit", headers=svc.h("analyst")).json()
+            assert any(e["action"] == "notification.sent" for e in audit)
+            assert any(e["action"] == "notify" for e in audit)
+        assert len(received) == 1
+        mail = message_from_bytes(received[0], policy=policy.default)
+        assert mail["To"] == "alice@example.jp"
+        body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "国際通話のご利用を一時休止" in body and "unreachable during an attack" in body
+    finally:
+        smtp.stop()
+
+
+def test_notice_without_a_mail_server_is_recorded_as_not_sent(
+    client: TestClient, svc: Service
+) -> None:
+    # the default test service has no outbox: nothing is sent and nothing is recorded
+    client.post("/v1/subscribers/alice/suspend", json={"reason": "test"}, headers=svc.h("analyst"))
+    assert client.get("/v1/notifications", headers=svc.h("analyst")).json() == []
+
+
+def test_blocked_addresses_are_exported_for_nftables_ipset_and_fail2ban(tmp_path: Path) -> None:
+    from tollguard.adapters.exports import BlockListExporter
+
+    svc = Service(f"sqlite:///{tmp_path / 'tg.sqlite'}", tmp_path, Clock(T0), RecordingSwitch())
+    exporter = BlockListExporter(tmp_path / "exports")
+    settings = ServiceSettings(db_url=svc.db, tick_s=3600, data_dir=tmp_path / "data")
+    rt = ServiceRuntime(settings, switch=svc.switch, exporter=exporter, clock=svc.clock)
+    with TestClient(create_app(rt)) as c:
+        for ip in ("203.0.113.5", "2001:db8::7"):
+            r = c.post(
+                "/v1/controls",
+                json={"kind": "ip_block", "subject": ip, "reason": "SIP scanner"},
+                headers=svc.h("analyst"),
+            )
+            assert r.status_code == 201
+        nft = c.get("/v1/exports/blocked-ips.nft", headers=svc.h("switch")).text
+        assert "203.0.113.5" in nft and "2001:db8::7" in nft
+        assert "203.0.113.5" in c.get("/v1/exports/blocked-ips.ipset", headers=svc.h("switch")).text
+    assert "203.0.113.5" in exporter.nft_path.read_text()
+    assert "203.0.113.5" in exporter.ipset_path.read_text()
+    log_lines = exporter.log_path.read_text().splitlines()
+    assert len(log_lines) == 2 and any("203.0.113.5" in line for line in log_lines)

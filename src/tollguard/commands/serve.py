@@ -39,12 +39,35 @@ def serve_command(
         "--kamailio-rpc",
         help="Kamailio JSON-RPC URL (e.g. http://127.0.0.1:5071/RPC): cut calls, push hard lists.",
     ),
+    smtp_host: str | None = typer.Option(
+        None, "--smtp-host", help="SMTP server for customer notices (post-notification)."
+    ),
+    smtp_port: int = typer.Option(25, "--smtp-port", help="SMTP port."),
+    smtp_from: str = typer.Option(
+        "tollguard@localhost", "--smtp-from", help="Sender address of notices."
+    ),
+    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Use STARTTLS."),
+    smtp_user: str | None = typer.Option(
+        None, "--smtp-user", help="SMTP login; the password is read from $TOLLGUARD_SMTP_PASSWORD."
+    ),
+    webhook: list[str] = typer.Option(
+        [],
+        "--webhook",
+        help="URL to POST signed notices to (repeatable); the signing secret is read from "
+        "$TOLLGUARD_WEBHOOK_SECRET.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Run the live service."""
+    import os
+
     import uvicorn
 
+    from tollguard.adapters.exports import BlockListExporter
+    from tollguard.adapters.notify import Channel, SmtpMailer, WebhookSender
+    from tollguard.adapters.store import Store
     from tollguard.app.service.api import create_app
+    from tollguard.app.service.outbox import Outbox
     from tollguard.app.service.runtime import ServiceRuntime, ServiceSettings
     from tollguard.app.service.switch import SwitchControl
     from tollguard.commands.ingest import resolve_db_url
@@ -64,8 +87,33 @@ def serve_command(
         from tollguard.adapters.switch.kamailio import KamailioRpc
 
         switch = KamailioRpc(kamailio_rpc)
+    mailer: Channel | None = None
+    if smtp_host:
+        password = os.environ.get("TOLLGUARD_SMTP_PASSWORD") if smtp_user else None
+        mailer = SmtpMailer(
+            smtp_host,
+            smtp_port,
+            sender=smtp_from,
+            starttls=smtp_starttls,
+            username=smtp_user,
+            password=password,
+        )
+    hooks: list[Channel] = []
+    if webhook:
+        secret = os.environ.get("TOLLGUARD_WEBHOOK_SECRET", "")
+        if not secret:
+            err.print("[red]error:[/red] --webhook needs $TOLLGUARD_WEBHOOK_SECRET to sign with")
+            raise typer.Exit(2)
+        hooks = [WebhookSender(url, secret) for url in webhook]
     settings = ServiceSettings(db_url=resolve_db_url(db), config=cfg, data_dir=data_dir)
-    runtime = ServiceRuntime(settings, switch=switch)
+    store = Store.open(settings.db_url)
+    runtime = ServiceRuntime(
+        settings,
+        store=store,
+        switch=switch,
+        outbox=Outbox(store, mailer=mailer, webhooks=hooks),
+        exporter=BlockListExporter(data_dir / "exports"),
+    )
     if len(runtime.tokens) == 0:
         err.print(
             "[yellow]warning:[/yellow] no API tokens yet: every request will be refused. "

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tollguard import __version__
+from tollguard.adapters.exports import ipset_restore, nftables_set
 from tollguard.adapters.store import StoreError
 from tollguard.app.service.auth import Principal, Role, new_token, token_from_header, token_hash
 from tollguard.app.service.metrics import ServiceMetrics
@@ -677,6 +678,19 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             for d in store.list_restricted_destinations()
         ]
         return packaged + stored
+
+    # -- exports ---------------------------------------------------------------------------
+    @app.get("/v1/exports/blocked-ips.nft", tags=["exports"], response_class=PlainTextResponse)
+    def export_nft(_who: AsAny) -> str:
+        """The blocked source addresses as an ``nft -f`` script (sets blocked_v4, blocked_v6)."""
+        runtime.recorder.flush()
+        return nftables_set(runtime.recorder.hard_lists().blocked_ips)
+
+    @app.get("/v1/exports/blocked-ips.ipset", tags=["exports"], response_class=PlainTextResponse)
+    def export_ipset(_who: AsAny) -> str:
+        """The blocked source addresses as ``ipset restore`` input."""
+        runtime.recorder.flush()
+        return ipset_restore(runtime.recorder.hard_lists().blocked_ips)
 
     # -- audit -----------------------------------------------------------------------------
     @app.get("/v1/audit", tags=["audit"])

@@ -19,10 +19,11 @@ from typing import Any
 
 import phonenumbers
 
+from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.store import Store, StoreError
-from tollguard.app.service.live import CaseView, store_subject
+from tollguard.app.service.live import CaseView, control_from_record, store_subject
 from tollguard.app.service.switch import HardLists, SwitchControl
-from tollguard.domain.controls import ControlKind
+from tollguard.domain.controls import Control, ControlKind
 from tollguard.domain.events import Action, ActionKind, Alert, Decision, Output, Terminate
 from tollguard.domain.records import IntlStatus
 
@@ -67,6 +68,22 @@ def action_control(action: Action) -> tuple[ControlKind, str] | None:
     return kind, subject
 
 
+def post_notification(suspension: Action) -> Action:
+    """The notice that follows an operator's suspension of a customer."""
+    return Action(
+        suspension.time,
+        ActionKind.NOTIFY,
+        "post-notification (事後連絡): international calling was suspended; call us to restore it",
+        suspension.actor,
+        subscriber_id=suspension.subscriber_id,
+        evidence={
+            "channel": "email",
+            "template": "post_suspension",
+            "suspension_reason": suspension.reason,
+        },
+    )
+
+
 def action_subject(action: Action) -> str:
     """The audit subject of an action that is not a control change."""
     if action.subscriber_id:
@@ -105,13 +122,13 @@ class Recorder:
         *,
         switch: SwitchControl | None = None,
         on_notify: Callable[[Action], None] | None = None,
-        on_blocked_ips: Callable[[frozenset[str], list[Action]], None] | None = None,
+        exporter: BlockListExporter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.switch = switch
         self.on_notify = on_notify
-        self.on_blocked_ips = on_blocked_ips
+        self.exporter = exporter
         self.clock = clock
         self.stats = RecorderStats()
         self.case_ids: dict[str, int] = {
@@ -194,15 +211,18 @@ class Recorder:
     # -- work --------------------------------------------------------------------------------
     def _record(self, outputs: list[Output]) -> None:
         controls_changed = False
-        blocked: list[Action] = []
         for o in outputs:
             self.stats.count(type(o).__name__)
             if isinstance(o, Action):
                 controls_changed |= self._action(o)
-                if o.action is ActionKind.BLOCK_IP:
-                    blocked.append(o)
                 if o.action is ActionKind.NOTIFY and self.on_notify is not None:
                     self.on_notify(o)
+                if o.action is ActionKind.SUSPEND_INTERNATIONAL and o.evidence.get("manual"):
+                    # an operator's suspension is post-notified like tollguard's own (事後連絡)
+                    notice = post_notification(o)
+                    self._action(notice)
+                    if self.on_notify is not None:
+                        self.on_notify(notice)
             elif isinstance(o, Alert):
                 self.store.insert_alert(
                     time=utc(o.time),
@@ -216,7 +236,7 @@ class Recorder:
             elif isinstance(o, Decision):
                 continue
         if controls_changed:
-            self.sync_lists(blocked)
+            self.sync_lists()
 
     def _action(self, a: Action) -> bool:
         target = action_control(a)
@@ -327,13 +347,27 @@ class Recorder:
     # -- hard lists --------------------------------------------------------------------------
     def hard_lists(self) -> HardLists:
         """The lists a switch can enforce alone, from the controls in force in the store."""
+        return self._lists()[0]
+
+    def _lists(self) -> tuple[HardLists, list[Control]]:
         at = utc(self.clock())
+        blocks: list[Control] = []
         ips: set[str] = set()
         suspended: set[str] = set()
         prefixes: set[str] = set()
         for c in self.store.active_controls(at):
             if c.kind == ControlKind.IP_BLOCK.value:
                 ips.add(c.subject)
+                blocks.append(
+                    control_from_record(
+                        c.kind,
+                        c.subject,
+                        c.reason,
+                        c.created_by,
+                        c.created_at.timestamp(),
+                        None if c.expires_at is None else c.expires_at.timestamp(),
+                    )
+                )
             elif c.kind == ControlKind.SUSPENSION.value:
                 suspended.add(c.subject)
             elif c.kind == ControlKind.COUNTRY_RESTRICTION.value:
@@ -349,13 +383,16 @@ class Recorder:
                 for number in sub.numbers:
                     names.add(number.lstrip("+"))
                     names.add(number)
-        return HardLists(frozenset(ips), frozenset(names | suspended), frozenset(prefixes))
+        lists = HardLists(frozenset(ips), frozenset(names | suspended), frozenset(prefixes))
+        return lists, blocks
 
-    def sync_lists(self, newly_blocked: list[Action] | None = None) -> None:
+    def sync_lists(self) -> None:
         """Push the hard lists to the switch and the blocked addresses to the exporters."""
-        lists = self.hard_lists()
-        if self.on_blocked_ips is not None:
-            self.on_blocked_ips(lists.blocked_ips, newly_blocked or [])
+        lists, blocks = self._lists()
+        if self.exporter is not None:
+            change = self.exporter.update(blocks)
+            if change.rejected:
+                log.warning("IP blocks not exported (not addresses): %s", change.rejected)
         if self.switch is not None and lists != self._last_lists:
             if self.switch.sync_lists(lists):
                 self._last_lists = lists

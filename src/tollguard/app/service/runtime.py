@@ -11,14 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import TokenTable
 from tollguard.app.service.live import LiveEngine, control_from_record, reconcile_controls
+from tollguard.app.service.outbox import Outbox
 from tollguard.app.service.recorder import Recorder, utc
 from tollguard.app.service.switch import SwitchControl
 from tollguard.domain.config import EngineConfig
 from tollguard.domain.engine import Engine
-from tollguard.domain.events import Action
 
 log = logging.getLogger("tollguard.service")
 
@@ -51,19 +52,20 @@ class ServiceRuntime:
         *,
         store: Store | None = None,
         switch: SwitchControl | None = None,
-        on_notify: Callable[[Action], None] | None = None,
-        on_blocked_ips: Callable[[frozenset[str], list[Action]], None] | None = None,
+        outbox: Outbox | None = None,
+        exporter: BlockListExporter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.outbox = outbox
         self.clock = clock
         self.store = store or Store.open(settings.db_url)
         self.tokens = TokenTable(self.store.token_roles())
         self.recorder = Recorder(
             self.store,
             switch=switch,
-            on_notify=on_notify,
-            on_blocked_ips=on_blocked_ips,
+            on_notify=None if outbox is None else outbox.notify,
+            exporter=exporter,
             clock=clock,
         )
         engine = Engine(self.store.list_subscribers(), settings.config)
@@ -117,6 +119,8 @@ class ServiceRuntime:
         self._tasks = []
         self.periodic(force_snapshot=True)
         self.recorder.stop()
+        if self.outbox is not None:
+            self.outbox.close()
 
     async def _ticker(self) -> None:
         while True:
