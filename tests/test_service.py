@@ -393,3 +393,45 @@ def test_blocked_addresses_are_exported_for_nftables_ipset_and_fail2ban(tmp_path
     assert "203.0.113.5" in exporter.ipset_path.read_text()
     log_lines = exporter.log_path.read_text().splitlines()
     assert len(log_lines) == 2 and any("203.0.113.5" in line for line in log_lines)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_fast_path_answers_exactly_as_the_fastapi_route(tmp_path: Path, method: str) -> None:
+    requests: list[dict[str, object]] = [
+        {"call_id": "a1", "callee": DOMESTIC, "caller": ALICE},
+        {"call_id": "a2", "callee": US, "caller": ALICE, "source_ip": "198.51.100.7"},
+        {"call_id": "a3", "callee": CU, "subscriber_id": "alice"},
+        {"call_id": "a4", "callee": US, "subscriber_id": "nobody"},
+        {"call_id": "a5", "callee": US, "caller": "sip:+81355550005@pbx;transport=udp"},
+        {"callee": US, "caller": ALICE},  # no call id
+        {"call_id": "", "callee": US, "caller": ALICE},
+        {"call_id": "a8", "callee": "1" * 65, "caller": ALICE},
+    ]
+    if method == "POST":
+        requests.append({"call_id": 7, "callee": US, "caller": ALICE})  # not a string
+    answers: list[list[tuple[int, object]]] = []
+    for fast in (True, False):
+        svc = Service(
+            f"sqlite:///{tmp_path / f'{fast}.sqlite'}", tmp_path, Clock(T0), RecordingSwitch()
+        )
+        settings = ServiceSettings(
+            db_url=svc.db, tick_s=3600, data_dir=tmp_path / "data", fast_authorize=fast
+        )
+        rt = ServiceRuntime(settings, switch=svc.switch, clock=svc.clock)
+        got: list[tuple[int, object]] = []
+        with TestClient(create_app(rt)) as c:
+            for body in requests:
+                if method == "POST":
+                    r = c.post("/v1/authorize", json=body, headers=svc.h("switch"))
+                else:
+                    r = c.get("/v1/authorize", params=body, headers=svc.h("switch"))  # type: ignore[arg-type]
+                got.append((r.status_code, r.json() if r.status_code == 200 else None))
+                svc.clock.t += 1
+            got.append((c.post("/v1/authorize", json=requests[0]).status_code, None))
+            analyst = c.post("/v1/authorize", json=requests[0], headers=svc.h("analyst"))
+            got.append((analyst.status_code, None))
+        answers.append(got)
+    assert answers[0] == answers[1]
+    assert [s for s, _ in answers[0]][:5] == [200] * 5
+    assert all(s == 422 for s, _ in answers[0][5 : len(requests)])
+    assert [s for s, _ in answers[0][-2:]] == [401, 403]

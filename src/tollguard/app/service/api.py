@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +20,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollguard import __version__
 from tollguard.adapters.exports import ipset_restore, nftables_set
 from tollguard.adapters.store import StoreError
 from tollguard.app.service.auth import Principal, Role, new_token, token_from_header, token_hash
+from tollguard.app.service.fastpath import AuthorizeFastPath, authorize_answer
 from tollguard.app.service.metrics import ServiceMetrics
 from tollguard.app.service.recorder import utc
 from tollguard.app.service.runtime import ServiceRuntime
@@ -52,11 +53,51 @@ _LIFT_ACTION = {
 }
 
 
-def _require(*roles: Role) -> Callable[[Request], Principal]:
+class BodyLimit:
+    """Refuses (413) a request whose declared or streamed body exceeds ``max_bytes``.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` costs a task per request.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await self._refuse(scope, receive, send)
+                    return
+                break
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413, f"request body larger than {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413
+        )
+        await response(scope, receive, send)
+
+
+def _require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that admits a token of one of ``roles`` (401 without one, 403 otherwise)."""
     allowed = frozenset(roles)
 
-    def check(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:
         runtime: ServiceRuntime = request.app.state.runtime
         who = runtime.tokens.principal(token_from_header(request.headers.get("authorization")))
         if who is None:
@@ -189,6 +230,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
     live = runtime.live
     store = runtime.store
     metrics = ServiceMetrics(
@@ -205,18 +247,8 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         }
     )
     app.state.metrics = metrics
-    max_body = runtime.settings.max_body_bytes
-
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Coroutine[Any, Any, Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            return JSONResponse(
-                {"detail": f"request body larger than {max_body} bytes"}, status_code=413
-            )
-        return await call_next(request)
+    if runtime.settings.fast_authorize:
+        app.add_middleware(AuthorizeFastPath, runtime=runtime, metrics=metrics)
 
     # -- health ----------------------------------------------------------------------------
     @app.get("/healthz", tags=["health"])
@@ -245,25 +277,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
 
     # -- authorization and events ----------------------------------------------------------
     def decide(req: AuthorizeRequest) -> AuthorizeResponse:
-        t0 = time.perf_counter()
-        d = live.authorize(
-            req.call_id,
-            req.callee,
-            subscriber_id=req.subscriber_id,
-            caller=req.caller,
-            source_ip=req.source_ip,
-        )
-        metrics.decision_seconds.observe(time.perf_counter() - t0)
-        reason = d.reasons[0] if d.reasons else ""
-        decision: Literal["allow", "deny"] = "allow" if d.allow else "deny"
-        metrics.decisions.labels(decision, reason if not d.allow else "").inc()
-        return AuthorizeResponse(
-            decision=decision,
-            reason=reason,
-            reasons=list(d.reasons),
-            call_id=req.call_id,
-            subscriber_id=d.subscriber_id,
-        )
+        return AuthorizeResponse(**authorize_answer(live, metrics, req.model_dump()))
 
     @app.post("/v1/authorize", tags=["switch"])
     async def authorize(req: AuthorizeRequest, _who: AsSwitch) -> AuthorizeResponse:
