@@ -435,3 +435,103 @@ def test_fast_path_answers_exactly_as_the_fastapi_route(tmp_path: Path, method: 
     assert [s for s, _ in answers[0]][:5] == [200] * 5
     assert all(s == 422 for s, _ in answers[0][5 : len(requests)])
     assert [s for s, _ in answers[0][-2:]] == [401, 403]
+
+
+#: Who may call what: everything else is for analysts and admins.
+SWITCH_ROUTES = {"/v1/authorize", "/v1/events/call-answered", "/v1/events/call-ended"}
+SWITCH_ROUTES |= {"/v1/events/sip", "/v1/cdrs"}
+ANY_ROLE_ROUTES = {"/metrics", "/v1/exports/blocked-ips.nft", "/v1/exports/blocked-ips.ipset"}
+ADMIN_ROUTES = {
+    ("POST", "/v1/tokens"),
+    ("GET", "/v1/tokens"),
+    ("DELETE", "/v1/tokens/{token_id}"),
+    ("POST", "/v1/subscribers"),
+    ("PUT", "/v1/restricted-destinations"),
+    ("DELETE", "/v1/restricted-destinations/{kind}/{value}"),
+    ("GET", "/v1/audit/verify"),
+}
+PUBLIC_ROUTES = {"/healthz", "/readyz"}
+
+
+def allowed_roles(method: str, path: str) -> set[str]:
+    if path in SWITCH_ROUTES:
+        return {"switch", "admin"}
+    if path in ANY_ROLE_ROUTES:
+        return {"switch", "analyst", "admin"}
+    if (method, path) in ADMIN_ROUTES:
+        return {"admin"}
+    return {"analyst", "admin"}
+
+
+def test_every_route_of_the_openapi_spec_enforces_its_roles(
+    client: TestClient, svc: Service
+) -> None:
+    spec = client.get("/openapi.json").json()
+    fill = {"subscriber_id": "alice", "control_id": "1", "token_id": "999", "kind": "country"}
+    fill |= {"value": "XX"}
+    walked = 0
+    for path, methods in spec["paths"].items():
+        for method in methods:
+            method = method.upper()
+            url = path
+            for name, value in fill.items():
+                url = url.replace("{" + name + "}", value)
+            assert "{" not in url, url
+            if path in PUBLIC_ROUTES:
+                assert client.request(method, url).status_code == 200
+                continue
+            walked += 1
+            assert client.request(method, url, json={}).status_code == 401, (method, path)
+            for role in ("switch", "analyst", "admin"):
+                r = client.request(method, url, json={}, headers=svc.h(role))
+                if role in allowed_roles(method, path):
+                    assert r.status_code not in (401, 403), (role, method, path, r.text)
+                else:
+                    assert r.status_code == 403, (role, method, path, r.status_code)
+    assert walked >= 25
+
+
+def test_restricted_destination_list_edited_by_admins(client: TestClient, svc: Service) -> None:
+    entry = {
+        "kind": "range",
+        "value": "+88213",
+        "name": "Global Networks (test range)",
+        "no_government_traffic": True,
+        "no_life_critical_traffic": True,
+        "reason": "premium-rate range sold to IRSF traffic pumpers; no normal traffic",
+        "provenance": "shared by carrier B, reviewed 2026-11-28",
+    }
+    assert (
+        client.put("/v1/restricted-destinations", json=entry, headers=svc.h("analyst")).status_code
+        == 403
+    )
+    r = client.put("/v1/restricted-destinations", json=entry, headers=svc.h("admin"))
+    assert r.status_code == 200, r.text
+    listed = client.get("/v1/restricted-destinations", headers=svc.h("analyst")).json()
+    mine = [e for e in listed if e["source"] == "carrier"]
+    assert [(e["kind"], e["value"]) for e in mine] == [("range", "88213")]
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    assert rt.live.engine.restricted.match("+882131234567", None, None).value == "88213"
+    bad = {**entry, "no_life_critical_traffic": False}
+    assert (
+        client.put("/v1/restricted-destinations", json=bad, headers=svc.h("admin")).status_code
+        == 422
+    )
+    gone = client.delete(
+        "/v1/restricted-destinations/range/88213",
+        params={"reason": "range reassigned"},
+        headers=svc.h("admin"),
+    )
+    assert gone.status_code == 200
+    assert rt.live.engine.restricted.match("+882131234567", None, None) is None or (
+        rt.live.engine.restricted.match("+882131234567", None, None).value != "88213"
+    )
+    packaged = client.get("/v1/restricted-destinations", headers=svc.h("analyst")).json()[0]
+    r = client.delete(
+        f"/v1/restricted-destinations/{packaged['kind']}/{packaged['value']}",
+        params={"reason": "try"},
+        headers=svc.h("admin"),
+    )
+    assert r.status_code == 409
+    audit = client.get("/v1/audit", headers=svc.h("analyst")).json()
+    assert {"destination_list.add", "destination_list.remove"} <= {e["action"] for e in audit}

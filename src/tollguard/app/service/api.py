@@ -33,6 +33,11 @@ from tollguard.app.service.runtime import ServiceRuntime
 from tollguard.domain.controls import ControlKind
 from tollguard.domain.events import ActionKind, ContactResult, Terminate
 from tollguard.domain.records import IntlStatus, Segment, Service, SipEventKind, Subscriber
+from tollguard.domain.restricted import (
+    DestinationKind,
+    RestrictedDestination,
+    RestrictedDestinationList,
+)
 
 SWITCH = (Role.SWITCH, Role.ADMIN)
 ANALYST = (Role.ANALYST, Role.ADMIN)
@@ -194,6 +199,40 @@ class SubscriberIn(BaseModel):
     email: str = Field(max_length=256)
     intl_status: IntlStatus = IntlStatus.ENABLED
     equipment: str | None = Field(default=None, max_length=256)
+
+
+class RestrictedIn(BaseModel):
+    """An entry of the restricted destination list (規制対地リスト) with its criteria."""
+
+    kind: Literal["country", "range"]
+    value: str = Field(min_length=1, max_length=16, description="ISO alpha-2, or E.164 prefix")
+    name: str = Field(min_length=1, max_length=200)
+    no_government_traffic: bool
+    no_life_critical_traffic: bool
+    reason: str = Field(min_length=3, max_length=2000)
+    provenance: str = Field(min_length=3, max_length=2000)
+
+
+def restricted_entry(body: RestrictedIn) -> RestrictedDestination:
+    """The domain entry for a request (country codes upper-cased, ranges without ``+``)."""
+    value = body.value.strip()
+    if body.kind == "country":
+        value = value.upper()
+        if len(value) != 2 or not value.isalpha():
+            raise HTTPException(422, "a country entry's value is an ISO alpha-2 code")
+    else:
+        value = value.lstrip("+")
+        if not value.isdigit():
+            raise HTTPException(422, "a range entry's value is an E.164 prefix (digits)")
+    return RestrictedDestination(
+        DestinationKind(body.kind),
+        value,
+        body.name,
+        body.no_government_traffic,
+        body.no_life_critical_traffic,
+        body.reason,
+        body.provenance,
+    )
 
 
 class TokenIn(BaseModel):
@@ -705,6 +744,63 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         """The blocked source addresses as ``ipset restore`` input."""
         runtime.recorder.flush()
         return ipset_restore(runtime.recorder.hard_lists().blocked_ips)
+
+    @app.put("/v1/restricted-destinations", tags=["controls"])
+    async def put_restricted(body: RestrictedIn, who: AsAdmin) -> dict[str, Any]:
+        """Add a country or number range to the restricted destination list (or update it).
+
+        Both criteria of the source document must hold for an entry to be restrictable: no
+        important government traffic and no life-critical traffic; the reason says why there is
+        little normal traffic.
+        """
+        entry = restricted_entry(body)
+        if not entry.restrictable:
+            raise HTTPException(
+                422, "an entry needs no_government_traffic and no_life_critical_traffic"
+            )
+        criteria = {
+            "name": body.name,
+            "no_government_traffic": body.no_government_traffic,
+            "no_life_critical_traffic": body.no_life_critical_traffic,
+            "reason": body.reason,
+        }
+        at = utc(live.now())
+        await run_in_threadpool(
+            lambda: store.put_restricted_destination(
+                body.kind, entry.value, criteria=criteria, provenance=body.provenance,
+                added_by=who.actor, at=at,
+            )
+        )  # fmt: skip
+        live.engine.restricted.add(entry)
+        return {"key": entry.key, "criteria": criteria, "provenance": body.provenance}
+
+    @app.delete("/v1/restricted-destinations/{kind}/{value}", tags=["controls"])
+    async def delete_restricted(
+        kind: Literal["country", "range"],
+        value: str,
+        who: AsAdmin,
+        reason: Annotated[str, Query(min_length=3, max_length=2000)],
+    ) -> dict[str, Any]:
+        """Remove a carrier-added entry from the restricted destination list."""
+        key_value = value.upper() if kind == "country" else value.lstrip("+")
+        at = utc(live.now())
+        removed = await run_in_threadpool(
+            lambda: store.remove_restricted_destination(
+                kind, key_value, by=who.actor, reason=reason, at=at
+            )
+        )
+        if not removed:
+            key = f"{kind}:{key_value}"
+            packaged = any(e.key == key for e in RestrictedDestinationList.default().entries())
+            if packaged:
+                raise HTTPException(
+                    409,
+                    f"{kind}:{key_value} is in the packaged list; change it in the list file "
+                    "(tollguard/data/restricted_destinations.csv) or your engine settings",
+                )
+            raise HTTPException(404, f"{kind}:{key_value} is not on the list")
+        live.engine.restricted.remove(f"{kind}:{key_value}")
+        return {"removed": f"{kind}:{key_value}"}
 
     # -- audit -----------------------------------------------------------------------------
     @app.get("/v1/audit", tags=["audit"])

@@ -20,6 +20,7 @@ from tollguard.app.service.recorder import Recorder, utc
 from tollguard.app.service.switch import SwitchControl
 from tollguard.domain.config import EngineConfig
 from tollguard.domain.engine import Engine
+from tollguard.domain.restricted import DestinationKind, RestrictedDestination
 
 log = logging.getLogger("tollguard.service")
 
@@ -89,6 +90,19 @@ class ServiceRuntime:
                 log.exception("engine snapshot %s could not be restored; starting afresh", snap.id)
         for sub in self.store.list_subscribers():
             engine.add_subscriber(sub)
+        for d in self.store.list_restricted_destinations():
+            c = d.criteria
+            engine.restricted.add(
+                RestrictedDestination(
+                    DestinationKind(d.kind),
+                    d.value,
+                    str(c.get("name", d.value)),
+                    bool(c.get("no_government_traffic", True)),
+                    bool(c.get("no_life_critical_traffic", True)),
+                    str(c.get("reason", "")),
+                    d.provenance,
+                )
+            )
         in_force = [
             control_from_record(
                 c.kind,
