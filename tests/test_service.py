@@ -535,3 +535,40 @@ def test_restricted_destination_list_edited_by_admins(client: TestClient, svc: S
     assert r.status_code == 409
     audit = client.get("/v1/audit", headers=svc.h("analyst")).json()
     assert {"destination_list.add", "destination_list.remove"} <= {e["action"] for e in audit}
+
+
+def test_replayed_history_warms_the_live_service(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tollguard.app.simulate import SimulationConfig, simulate
+    from tollguard.cli import _register, app
+
+    data = tmp_path / "sim"
+    simulate(SimulationConfig(subscribers=150, days=10, seed=5), data)
+    db = tmp_path / "tg.sqlite"
+    _register()
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            "--subscribers", str(data / "subscribers.csv"),
+            "--cdrs", str(data / "cdrs.csv"),
+            "--out", str(tmp_path / "out.jsonl"),
+            "--save-state", str(db),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    store = Store.open(f"sqlite:///{db}")
+    from tollguard.adapters.readers import read_subscribers
+    from tollguard.domain.records import Subscriber
+
+    subs = [s for s in read_subscribers(data / "subscribers.csv") if isinstance(s, Subscriber)]
+    store.upsert_subscribers(subs, at=datetime.fromtimestamp(T0, UTC))
+    settings = ServiceSettings(db_url=f"sqlite:///{db}", tick_s=3600, data_dir=tmp_path / "d")
+    rt = ServiceRuntime(settings, store=store, clock=Clock(T0 + 30 * 86400))
+    assert rt.restored
+    policy = rt.live.engine.policy
+    assert len(policy.customers) > 100  # type: ignore[attr-defined]
+    assert policy.cases == {}  # type: ignore[attr-defined]
+    assert rt.live.controls() == []
+    assert rt.live.calls_in_progress() == 0

@@ -34,6 +34,12 @@ def replay_command(
     policy: str = typer.Option(
         "tollguard", "--policy", help="tollguard, or reference (the source document's process)."
     ),
+    save_state: str | None = typer.Option(
+        None,
+        "--save-state",
+        help="Save what the engine learnt (customers' baselines; not its actions, cases or "
+        "calls) into this store as the starting state of `tollguard serve` (URL or SQLite file).",
+    ),
 ) -> None:
     """Replay files through the engine."""
     from tollguard.adapters.readers import InputFileError
@@ -106,6 +112,14 @@ def replay_command(
             for q in inputs.quarantined:
                 w.writerow([q.source, q.line, q.field or "", q.reason, q.raw])
         err.print(f"[yellow]{len(inputs.quarantined)} bad rows quarantined in {qpath}[/yellow]")
+    if save_state is not None:
+        from tollguard.adapters.store import Store
+        from tollguard.app.service.runtime import save_learnt_state
+        from tollguard.commands.ingest import resolve_db_url
+
+        with Store.open(resolve_db_url(save_state)) as store:
+            size = save_learnt_state(engine, store)
+        err.print(f"learnt state ({size:,} bytes) saved for tollguard serve in {save_state}")
     table = Table(title=f"Replay ({policy}): {n:,} outputs written to {out}")
     table.add_column("output")
     table.add_column("count", justify="right")

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.store import Store
@@ -19,7 +20,9 @@ from tollguard.app.service.outbox import Outbox
 from tollguard.app.service.recorder import Recorder, utc
 from tollguard.app.service.switch import SwitchControl
 from tollguard.domain.config import EngineConfig
+from tollguard.domain.controls import Controls
 from tollguard.domain.engine import Engine
+from tollguard.domain.records import IntlStatus
 from tollguard.domain.restricted import DestinationKind, RestrictedDestination
 
 log = logging.getLogger("tollguard.service")
@@ -171,3 +174,34 @@ class ServiceRuntime:
     def reload_tokens(self) -> None:
         """Re-read the tokens in force (after one is created or revoked)."""
         self.tokens.replace(self.store.token_roles())
+
+
+def save_learnt_state(engine: Engine, store: Store) -> int:
+    """Save what ``engine`` learnt from history as the live service's starting state.
+
+    Controls, cases and calls in progress of the history are dropped: the service starts with
+    the controls recorded in the store, and history's incidents are not reopened. Returns the
+    size of the saved state in bytes.
+    """
+    engine.controls = Controls()
+    for sub in engine.subscribers.values():
+        engine.controls.set_customer_barred(
+            sub.subscriber_id, sub.intl_status is IntlStatus.SUSPENDED
+        )
+    engine.active.clear()
+    engine.by_customer.clear()
+    engine.dropped.clear()
+    policy: Any = engine.policy
+    for name in ("cases", "closed_cases"):
+        held = getattr(policy, name, None)
+        if held is not None:
+            held.clear()
+    blob = engine.snapshot()
+    store.save_snapshot(
+        SNAPSHOT_NAME,
+        at=utc(engine.now if engine.now > 0 else time.time()),
+        offsets={"learnt_from": "replay"},
+        state=blob,
+        keep=3,
+    )
+    return len(blob)
