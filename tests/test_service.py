@@ -572,3 +572,8 @@ def test_replayed_history_warms_the_live_service(tmp_path: Path) -> None:
     assert policy.cases == {}  # type: ignore[attr-defined]
     assert rt.live.controls() == []
     assert rt.live.calls_in_progress() == 0
+
+
+def test_no_page_loads_anything_from_a_cdn(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404

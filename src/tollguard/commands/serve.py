@@ -14,7 +14,7 @@ _HELP = (
     "Run the live service: per-call authorization for the switch "
     "([bold]POST /v1/authorize[/bold]), "
     "call and SIP events, CDR ingest, controls, cases, alerts, the audit log, Prometheus metrics "
-    "([bold]/metrics[/bold]) and the OpenAPI spec ([bold]/docs[/bold]). The same engine as "
+    "([bold]/metrics[/bold]) and the OpenAPI spec ([bold]/openapi.json[/bold]). The same engine as "
     "[bold]tollguard replay[/bold], driven by the clock; its state is saved every few minutes "
     "and at shutdown and restored at start. Create tokens first with "
     "[bold]tollguard token create[/bold]."

@@ -267,6 +267,9 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         version=__version__,
         summary="International toll fraud (IRSF) protection: authorization, controls, cases.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: off (closed networks).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
