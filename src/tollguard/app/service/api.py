@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
@@ -25,7 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tollguard import __version__
 from tollguard.adapters.exports import ipset_restore, nftables_set
 from tollguard.adapters.store import StoreError
-from tollguard.app.service.auth import Principal, Role, new_token, token_from_header, token_hash
+from tollguard.app.service.auth import Principal, Role, new_token, token_hash
+from tollguard.app.service.deps import (
+    AsAdmin,
+    AsAnalyst,
+    AsAny,
+    AsSwitch,
+)
 from tollguard.app.service.fastpath import AuthorizeFastPath, authorize_answer
 from tollguard.app.service.metrics import ServiceMetrics
 from tollguard.app.service.recorder import utc
@@ -38,11 +44,6 @@ from tollguard.domain.restricted import (
     RestrictedDestination,
     RestrictedDestinationList,
 )
-
-SWITCH = (Role.SWITCH, Role.ADMIN)
-ANALYST = (Role.ANALYST, Role.ADMIN)
-ADMIN = (Role.ADMIN,)
-ANY = (Role.SWITCH, Role.ANALYST, Role.ADMIN)
 
 _PUT_ACTION = {
     ControlKind.SUSPENSION: ActionKind.SUSPEND_INTERNATIONAL,
@@ -96,32 +97,6 @@ class BodyLimit:
             {"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413
         )
         await response(scope, receive, send)
-
-
-def _require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency that admits a token of one of ``roles`` (401 without one, 403 otherwise)."""
-    allowed = frozenset(roles)
-
-    async def check(request: Request) -> Principal:
-        runtime: ServiceRuntime = request.app.state.runtime
-        who = runtime.tokens.principal(token_from_header(request.headers.get("authorization")))
-        if who is None:
-            raise HTTPException(
-                401,
-                "a valid API token is required (Authorization: Bearer TOKEN)",
-                headers={"WWW-Authenticate": 'Bearer realm="tollguard"'},
-            )
-        if who.role not in allowed:
-            raise HTTPException(403, f"role {who.role.value} may not use this endpoint")
-        return who
-
-    return check
-
-
-AsSwitch = Annotated[Principal, Depends(_require(*SWITCH))]
-AsAnalyst = Annotated[Principal, Depends(_require(*ANALYST))]
-AsAdmin = Annotated[Principal, Depends(_require(*ADMIN))]
-AsAny = Annotated[Principal, Depends(_require(*ANY))]
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -774,7 +749,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
                 added_by=who.actor, at=at,
             )
         )  # fmt: skip
-        live.engine.restricted.add(entry)
+        runtime.refresh_from_store()
         return {"key": entry.key, "criteria": criteria, "provenance": body.provenance}
 
     @app.delete("/v1/restricted-destinations/{kind}/{value}", tags=["controls"])
@@ -802,7 +777,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
                     "(tollguard/data/restricted_destinations.csv) or your engine settings",
                 )
             raise HTTPException(404, f"{kind}:{key_value} is not on the list")
-        live.engine.restricted.remove(f"{kind}:{key_value}")
+        runtime.refresh_from_store()
         return {"removed": f"{kind}:{key_value}"}
 
     # -- audit -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tollguard.adapters.exports import BlockListExporter
+from tollguard.adapters.intel.service import restricted_list
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import TokenTable
 from tollguard.app.service.live import LiveEngine, control_from_record, reconcile_controls
@@ -23,7 +24,6 @@ from tollguard.domain.config import EngineConfig
 from tollguard.domain.controls import Controls
 from tollguard.domain.engine import Engine
 from tollguard.domain.records import IntlStatus
-from tollguard.domain.restricted import DestinationKind, RestrictedDestination
 
 log = logging.getLogger("tollguard.service")
 
@@ -93,19 +93,11 @@ class ServiceRuntime:
                 log.exception("engine snapshot %s could not be restored; starting afresh", snap.id)
         for sub in self.store.list_subscribers():
             engine.add_subscriber(sub)
-        for d in self.store.list_restricted_destinations():
-            c = d.criteria
-            engine.restricted.add(
-                RestrictedDestination(
-                    DestinationKind(d.kind),
-                    d.value,
-                    str(c.get("name", d.value)),
-                    bool(c.get("no_government_traffic", True)),
-                    bool(c.get("no_life_critical_traffic", True)),
-                    str(c.get("reason", "")),
-                    d.provenance,
-                )
-            )
+        engine.restricted = restricted_list(self.store)
+        self._reconcile(engine)
+        return restored
+
+    def _reconcile(self, engine: Engine) -> None:
         in_force = [
             control_from_record(
                 c.kind,
@@ -120,7 +112,15 @@ class ServiceRuntime:
         put, lifted = reconcile_controls(engine, in_force)
         if put or lifted:
             log.info("controls reconciled with the store: %d put, %d lifted", put, lifted)
-        return restored
+
+    def refresh_from_store(self) -> None:
+        """Take changes written to the store outside the engine (accepted intelligence: list
+        entries and IP blocks): reload the restricted list and the controls in force, and push
+        the hard lists. Call from the event loop."""
+        self.recorder.flush()
+        self.live.engine.restricted = restricted_list(self.store)
+        self._reconcile(self.live.engine)
+        self.recorder.call(self.recorder.sync_lists)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
