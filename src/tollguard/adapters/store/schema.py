@@ -43,6 +43,7 @@ INTEL_KINDS = ("country", "range", "ip")
 INTEL_STATUSES = ("candidate", "accepted", "rejected")
 TOKEN_ROLES = ("switch", "analyst", "admin")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed")
+WEB_ROLES = ("customer", "analyst", "admin")
 
 subscribers = Table(
     "subscribers",
@@ -304,4 +305,34 @@ notifications = Table(
     Index(None, "status"),
     Index(None, "subscriber_id"),
     CheckConstraint(f"status IN {NOTIFICATION_STATUSES!r}", name="status"),
+)
+
+web_users = Table(
+    "web_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("subscriber_id", String(64), nullable=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("locale", String(8), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    UniqueConstraint("username"),
+    Index(None, "subscriber_id"),
+    CheckConstraint(f"role IN {WEB_ROLES!r}", name="role"),
+)
+
+notice_templates = Table(
+    "notice_templates",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("locale", String(8), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
