@@ -661,6 +661,13 @@ class Store:
         with self._read() as conn:
             return audit_mod.verify_audit_chain(conn)
 
+    def list_audit_tail(self) -> AuditEntry | None:
+        """The newest audit entry, or ``None`` when the log is empty."""
+        q = select(s.audit_log).order_by(s.audit_log.c.seq.desc()).limit(1)
+        with self._read() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else audit_mod.row_to_entry(row)
+
     def list_audit(
         self, *, subject: str | None = None, after_seq: int = 0, limit: int | None = None
     ) -> list[AuditEntry]:
