@@ -52,5 +52,5 @@ def test_audit_verify_detects_changed_and_removed_entries(tmp_path: Path) -> Non
     bad = runner.invoke(app, ["audit", "verify", "--db", str(db)])
     assert bad.exit_code == 1 and "broken at entry 2" in bad.output
     listed = runner.invoke(app, ["audit", "list", "--db", str(db), "--limit", "2"])
-    assert listed.exit_code == 0 and "suspension:S0" in listed.output
+    assert listed.exit_code == 0 and "analyst:night" in listed.output
     store.close()
