@@ -51,6 +51,7 @@ def test_audit_verify_detects_changed_and_removed_entries(tmp_path: Path) -> Non
         conn.execute(text("UPDATE audit_log SET reason = 'nothing happened' WHERE seq = 2"))
     bad = runner.invoke(app, ["audit", "verify", "--db", str(db)])
     assert bad.exit_code == 1 and "broken at entry 2" in bad.output
-    listed = runner.invoke(app, ["audit", "list", "--db", str(db), "--limit", "2"])
+    wide = CliRunner(env={"COLUMNS": "200"})
+    listed = wide.invoke(app, ["audit", "list", "--db", str(db), "--limit", "2"])
     assert listed.exit_code == 0 and "analyst:night" in listed.output
     store.close()
