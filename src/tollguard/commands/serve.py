@@ -56,6 +56,20 @@ def serve_command(
         help="URL to POST signed notices to (repeatable); the signing secret is read from "
         "$TOLLGUARD_WEBHOOK_SECRET.",
     ),
+    carrier_name: str = typer.Option(
+        "tollguard", "--carrier-name", help="This carrier's name in the intelligence it shares."
+    ),
+    intel_key_file: Path | None = typer.Option(
+        None,
+        "--intel-key-file",
+        help="Key shared with other carriers (at least 16 bytes): sign exports, and require a "
+        "valid signature on imports.",
+    ),
+    intel_auto_accept_from: list[str] = typer.Option(
+        [],
+        "--intel-auto-accept-from",
+        help="Accept this carrier's shared intelligence without review (repeatable).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Run the live service."""
@@ -64,6 +78,8 @@ def serve_command(
     import uvicorn
 
     from tollguard.adapters.exports import BlockListExporter
+    from tollguard.adapters.intel._common import check_key
+    from tollguard.adapters.intel.service import ImportPolicy
     from tollguard.adapters.notify import Channel, SmtpMailer, WebhookSender
     from tollguard.adapters.store import Store
     from tollguard.app.service.api import create_app
@@ -72,6 +88,7 @@ def serve_command(
     from tollguard.app.service.switch import SwitchControl
     from tollguard.commands.ingest import resolve_db_url
     from tollguard.domain.config import ConfigError, EngineConfig
+    from tollguard.domain.intel import IntelError, check_source
 
     err = Console(stderr=True)
     logging.basicConfig(
@@ -105,7 +122,23 @@ def serve_command(
             err.print("[red]error:[/red] --webhook needs $TOLLGUARD_WEBHOOK_SECRET to sign with")
             raise typer.Exit(2)
         hooks = [WebhookSender(url, secret) for url in webhook]
-    settings = ServiceSettings(db_url=resolve_db_url(db), config=cfg, data_dir=data_dir)
+    intel_key: bytes | None = None
+    try:
+        for name in (carrier_name, *intel_auto_accept_from):
+            check_source(name)
+        if intel_key_file is not None:
+            intel_key = check_key(intel_key_file.read_bytes())
+    except (OSError, IntelError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    settings = ServiceSettings(
+        db_url=resolve_db_url(db),
+        config=cfg,
+        data_dir=data_dir,
+        carrier_name=carrier_name,
+        intel_key=intel_key,
+        intel_policy=ImportPolicy(auto_accept_from=frozenset(intel_auto_accept_from)),
+    )
     store = Store.open(settings.db_url)
     runtime = ServiceRuntime(
         settings,

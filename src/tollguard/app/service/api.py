@@ -33,6 +33,7 @@ from tollguard.app.service.deps import (
     AsSwitch,
 )
 from tollguard.app.service.fastpath import AuthorizeFastPath, authorize_answer
+from tollguard.app.service.intel_routes import intel_router
 from tollguard.app.service.metrics import ServiceMetrics
 from tollguard.app.service.recorder import utc
 from tollguard.app.service.runtime import ServiceRuntime
@@ -266,6 +267,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     app.state.metrics = metrics
     if runtime.settings.fast_authorize:
         app.add_middleware(AuthorizeFastPath, runtime=runtime, metrics=metrics)
+    app.include_router(intel_router)
 
     # -- health ----------------------------------------------------------------------------
     @app.get("/healthz", tags=["health"])

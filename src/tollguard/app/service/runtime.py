@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tollguard.adapters.exports import BlockListExporter
-from tollguard.adapters.intel.service import restricted_list
+from tollguard.adapters.intel.service import ImportPolicy, restricted_list
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import TokenTable
 from tollguard.app.service.live import LiveEngine, control_from_record, reconcile_controls
@@ -48,6 +48,15 @@ class ServiceSettings:
     fast_authorize: bool = True
     """Answer ``/v1/authorize`` with the small ASGI handler (``fastpath.py``) rather than
     FastAPI's route; both give the same answers (tested)."""
+    carrier_name: str = "tollguard"
+    """This carrier's name in the intelligence it shares with others (``/v1/intel/export``):
+    1-64 ASCII letters, digits, ``.``, ``_`` or ``-``."""
+    intel_key: bytes | None = None
+    """A key shared with other carriers (at least 16 bytes): exports are signed with it
+    (``X-Tollguard-Signature``) and imports must carry a valid signature."""
+    intel_policy: ImportPolicy = field(default_factory=ImportPolicy)
+    """When imported intelligence is accepted without review (by default never: every entry is
+    a candidate) and how long an accepted attacker address stays blocked."""
 
 
 class ServiceRuntime:
