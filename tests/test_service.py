@@ -415,7 +415,7 @@ def test_fast_path_answers_exactly_as_the_fastapi_route(tmp_path: Path, method: 
             f"sqlite:///{tmp_path / f'{fast}.sqlite'}", tmp_path, Clock(T0), RecordingSwitch()
         )
         settings = ServiceSettings(
-            db_url=svc.db, tick_s=3600, data_dir=tmp_path / "data", fast_authorize=fast
+            db_url=svc.db, tick_s=3600, data_dir=tmp_path / f"data-{fast}", fast_authorize=fast
         )
         rt = ServiceRuntime(settings, switch=svc.switch, clock=svc.clock)
         got: list[tuple[int, object]] = []

@@ -70,6 +70,12 @@ def serve_command(
         "--intel-auto-accept-from",
         help="Accept this carrier's shared intelligence without review (repeatable).",
     ),
+    snapshot_interval: float = typer.Option(
+        300.0,
+        "--snapshot-interval",
+        min=1.0,
+        help="Seconds between saves of the engine's state (the journal covers the time between).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Run the live service."""
@@ -135,6 +141,7 @@ def serve_command(
         db_url=resolve_db_url(db),
         config=cfg,
         data_dir=data_dir,
+        snapshot_s=snapshot_interval,
         carrier_name=carrier_name,
         intel_key=intel_key,
         intel_policy=ImportPolicy(auto_accept_from=frozenset(intel_auto_accept_from)),

@@ -186,6 +186,9 @@ class Engine:
         self.active: dict[str, ActiveCall] = {}
         self.by_customer: dict[str, set[str]] = {}
         self.dropped: set[str] = set()
+        # subscriber -> [international calls ended, billable seconds, charge in yen] since the
+        # state began: what the engine has metered (a crash-safety check counts on it)
+        self.ledger: dict[str, list[float]] = {}
         self.next_tick: float | None = None
         self.now = -math.inf
         for sub in subscribers:
@@ -472,6 +475,13 @@ class Engine:
                 del self.by_customer[sid]
         seconds = 0.0 if call.answered is None else max(0.0, t - call.answered)
         charge = self.tariff.charge(call.ctx.e164, seconds) if call.ctx.e164 and seconds else 0.0
+        entry = self.ledger.get(sid)
+        if entry is None:
+            self.ledger[sid] = [1.0, seconds, charge]
+        else:
+            entry[0] += 1.0
+            entry[1] += seconds
+            entry[2] += charge
         self.policy.call_ended(call, t, charge, out)
 
     def _call_ended(self, event: CallEnded, t: float, out: list[Output]) -> None:
@@ -481,7 +491,7 @@ class Engine:
         call = self.active.get(event.call_id)
         if call is None:
             return
-        if call.answered is None and event.answered_at is not None:
+        if event.answered_at is not None:  # the CDR's answer time is the billed one
             call.answered = min(event.answered_at, t)
         self._finish(event.call_id, t, out)
 
@@ -610,6 +620,15 @@ _MANUAL: dict[ActionKind, tuple[ControlKind, bool]] = {
 
 #: The action that records a control being lifted.
 _LIFTED: dict[ControlKind, ActionKind] = {k: a for a, (k, put) in _MANUAL.items() if not put}
+
+
+def put_action(c: Control, t: float, reason: str) -> Action:
+    """The (audited) action recording that control ``c`` is in force."""
+    put = next(a for a, (k, p) in _MANUAL.items() if k is c.kind and p)
+    until = None if math.isinf(c.until) else c.until
+    return _where(c.kind, c.subject, c.subscriber_id).action(
+        t, put, reason, c.actor, until, {"since": c.since}
+    )
 
 
 def lift_action(

@@ -732,7 +732,12 @@ class Store:
         return None if row is None else _control(row)
 
     def active_controls(
-        self, at: datetime, *, kind: str | None = None, subject: str | None = None
+        self,
+        at: datetime,
+        *,
+        kind: str | None = None,
+        subject: str | None = None,
+        conn: Connection | None = None,
     ) -> list[Control]:
         """Controls in force at ``at``: created, not expired and not lifted by then."""
         c = s.controls.c
@@ -749,8 +754,8 @@ class Store:
             q = q.where(c.kind == kind)
         if subject is not None:
             q = q.where(c.subject == subject)
-        with self._read() as conn:
-            return [_control(r) for r in conn.execute(q)]
+        with self._read(conn) as rc:
+            return [_control(r) for r in rc.execute(q)]
 
     def list_controls(
         self, *, kind: str | None = None, subject: str | None = None

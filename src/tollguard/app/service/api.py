@@ -531,6 +531,13 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             if suspension is None
             else {"reason": suspension.reason, "until": _posix_iso(suspension.until)},
             "calls_in_progress": len(live.engine.customer_calls(subscriber_id)),
+            "metered": dict(
+                zip(
+                    ("international_calls", "billable_seconds", "charge_jpy"),
+                    live.engine.ledger.get(subscriber_id, [0.0, 0.0, 0.0]),
+                    strict=True,
+                )
+            ),
         }
 
     @app.get("/v1/subscribers/{subscriber_id}/cdrs", tags=["subscribers"])

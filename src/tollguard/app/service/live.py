@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tollguard.app.service.journal import CdrSeen, EventJournal
 from tollguard.domain.cases import CaseState
 from tollguard.domain.controls import Control, ControlKind
 from tollguard.domain.engine import Engine
@@ -25,20 +26,26 @@ from tollguard.domain.events import (
     ContactOutcome,
     ContactResult,
     Decision,
+    Event,
     ManualControl,
     Output,
     SipEvent,
+    Tick,
 )
 from tollguard.domain.records import SipEventKind, Subscriber
 
 UNKNOWN_SUBSCRIBER = "unknown_subscriber"
+CDR_MEMORY_S = 8 * 86400.0
+"""How long a metered CDR's call id is remembered, so that a resent CDR is not metered twice
+(a week of switch retries and a day of margin)."""
 
 
 class OutputSink(Protocol):
     """Where the live engine's outputs go (the recorder)."""
 
-    def submit(self, outputs: list[Output]) -> None:
-        """Take outputs to persist and carry out, in order."""
+    def submit(self, outputs: list[Output], seq: int = 0) -> None:
+        """Take outputs to persist and carry out, in order (``seq``: the journal position of
+        the event that produced them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +86,11 @@ class LiveEngine:
         self.engine = engine
         self.sink = sink
         self.clock = clock
-        self.answered: dict[str, float] = {}
+        self.journal: EventJournal | None = None
+        self.seq = 0
+        """Journal position of the last event processed."""
+        self.cdr_ids: dict[str, float] = {}
+        """CDRs reported after the fact and metered, by call id (kept for :data:`CDR_MEMORY_S`)."""
         self._case_view: dict[str, tuple[str, int]] = {}
 
     # -- time --------------------------------------------------------------------------------
@@ -89,11 +100,34 @@ class LiveEngine:
 
     def _emit(self, outputs: list[Output]) -> None:
         if outputs:
-            self.sink.submit(outputs)
+            self.sink.submit(outputs, self.seq)
+
+    def _process(self, event: Event | CdrSeen) -> list[Output]:
+        """Journal an event, then process it (the one way events reach the engine here)."""
+        if self.journal is not None:
+            self.seq = self.journal.append(event)
+        return self.apply(event)
+
+    def apply(self, event: Event | CdrSeen) -> list[Output]:
+        """Process an event without journaling it (journal replay at start)."""
+        if isinstance(event, CdrSeen):
+            self.cdr_ids[event.call_id] = event.time
+            return []
+        if isinstance(event, Tick):  # journaled form of Engine.advance
+            return self.engine.advance(event.time)
+        return self.engine.process(event)
 
     def tick(self) -> list[Output]:
         """Run the periodic work due by now (metering, contact timers, expiries)."""
-        out = self.engine.advance(self.now())
+        t = self.now()
+        nt = self.engine.next_tick
+        if nt is not None and nt > t:
+            return []
+        out = self._process(Tick(t))
+        if self.cdr_ids:
+            old = [c for c, seen in self.cdr_ids.items() if seen < t - CDR_MEMORY_S]
+            for c in old:
+                del self.cdr_ids[c]
         self._emit(out)
         return out
 
@@ -124,24 +158,20 @@ class LiveEngine:
         sid = self.resolve(subscriber_id, caller)
         if sid is None:
             return Decision(t, call_id, False, (UNKNOWN_SUBSCRIBER,), subscriber_id or "")
-        out = self.engine.process(CallStarted(t, call_id, sid, callee, source_ip or None))
+        out = self._process(CallStarted(t, call_id, sid, callee, source_ip or None))
         decision = next(o for o in out if isinstance(o, Decision) and o.call_id == call_id)
         self._emit([o for o in out if not isinstance(o, Decision)])
         return decision
 
     def call_answered(self, call_id: str) -> None:
         """The callee answered: billing starts now."""
-        t = self.now()
-        self.answered[call_id] = t
-        self._emit(self.engine.process(CallAnswered(t, call_id)))
+        self._emit(self._process(CallAnswered(self.now(), call_id)))
 
     def call_ended(self, call_id: str, *, billable_seconds: float | None = None) -> None:
         """The call ended now (``billable_seconds`` overrides the duration the service saw)."""
         t = self.now()
-        answered = self.answered.pop(call_id, None)
-        if billable_seconds is not None:
-            answered = t - max(0.0, billable_seconds)
-        self._emit(self.engine.process(CallEnded(t, call_id, answered)))
+        answered = None if billable_seconds is None else t - max(0.0, billable_seconds)
+        self._emit(self._process(CallEnded(t, call_id, answered)))
 
     def cdr(
         self,
@@ -153,16 +183,18 @@ class LiveEngine:
     ) -> bool:
         """A call reported only after it ended (a CDR): learn from it and meter its charge now.
 
-        Returns ``False`` for a call the engine already followed live (nothing is counted twice).
+        Returns ``False`` for a call the engine already followed live, or a CDR already metered
+        (sent again): nothing is counted twice.
         """
         engine = self.engine
-        if call_id in engine.active or call_id in self.answered:
+        if call_id in engine.active or call_id in self.cdr_ids or call_id in engine.dropped:
             return False
         t = self.now()
-        out = engine.process(CallStarted(t, call_id, subscriber_id, callee, source_ip))
+        self._process(CdrSeen(t, call_id))
+        out = self._process(CallStarted(t, call_id, subscriber_id, callee, source_ip))
         out = [o for o in out if not isinstance(o, Decision)]
         answered = t - billable_seconds if billable_seconds > 0 else None
-        out += engine.process(CallEnded(t, call_id, answered))
+        out += self._process(CallEnded(t, call_id, answered))
         self._emit(out)
         return True
 
@@ -170,7 +202,7 @@ class LiveEngine:
         self, source_ip: str, username: str, kind: SipEventKind, user_agent: str = ""
     ) -> None:
         """A SIP security event (authentication failure or success, registration)."""
-        self._emit(self.engine.process(SipEvent(self.now(), source_ip, username, kind, user_agent)))
+        self._emit(self._process(SipEvent(self.now(), source_ip, username, kind, user_agent)))
 
     # -- operators ---------------------------------------------------------------------------
     def manual(
@@ -185,7 +217,7 @@ class LiveEngine:
     ) -> list[Output]:
         """An operator's control change; its outputs (the audited action, cuts) are returned."""
         event = ManualControl(self.now(), action, subject, reason, actor, until, subscriber_id)
-        out = self.engine.process(event)
+        out = self._process(event)
         self._emit(out)
         return out
 
@@ -200,7 +232,7 @@ class LiveEngine:
     ) -> list[Output]:
         """Record the outcome of contacting a customer (restores, suspends or waits)."""
         event = ContactOutcome(self.now(), subscriber_id, result, channel, actor, note)
-        out = self.engine.process(event)
+        out = self._process(event)
         self._emit(out)
         return out
 
@@ -262,20 +294,17 @@ class LiveEngine:
         return counts
 
 
-def reconcile_controls(engine: Engine, in_force: Iterable[Control]) -> tuple[int, int]:
-    """Make the engine's controls those of the store (the record): returns (put, lifted)."""
+def reconcile_controls(engine: Engine, in_force: Iterable[Control]) -> tuple[int, list[Control]]:
+    """Put in the engine the store's controls it lacks; returns how many, and the engine's
+    controls the store lacks (for the caller to write, or to accept as the engine's own)."""
     wanted = {(c.kind, c.subscriber_id, c.subject): c for c in in_force}
     have = {(c.kind, c.subscriber_id, c.subject): c for c in engine.controls.all()}
-    put = lifted = 0
+    put = 0
     for key, c in wanted.items():
-        if have.get(key) != c:
+        if key not in have:
             engine.controls.put(c)
             put += 1
-    for key in have.keys() - wanted.keys():
-        kind, sid, subject = key
-        engine.controls.lift(kind, subject, sid)
-        lifted += 1
-    return put, lifted
+    return put, [have[k] for k in sorted(have.keys() - wanted.keys(), key=str)]
 
 
 def control_from_record(

@@ -18,16 +18,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import phonenumbers
+from sqlalchemy.engine import Connection
 
 from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.store import Store, StoreError
 from tollguard.app.service.live import CaseView, control_from_record, store_subject
 from tollguard.app.service.switch import HardLists, SwitchControl
 from tollguard.domain.controls import Control, ControlKind
-from tollguard.domain.events import Action, ActionKind, Alert, Decision, Output, Terminate
+from tollguard.domain.events import Action, ActionKind, Alert, Output, Terminate
 from tollguard.domain.records import IntlStatus
 
 log = logging.getLogger("tollguard.service")
+
+JOURNAL_OFFSET = "live-journal"
+"""Input offset: the journal position up to which the store holds the engine's outputs."""
 
 #: Actions that put a control in force, and those that lift one.
 PUTS: dict[ActionKind, ControlKind] = {
@@ -195,10 +199,10 @@ class Recorder:
             log.exception("recorder job failed")
 
     # -- submitting --------------------------------------------------------------------------
-    def submit(self, outputs: list[Output]) -> None:
-        """Queue outputs to persist and carry out."""
+    def submit(self, outputs: list[Output], seq: int = 0) -> None:
+        """Queue outputs to persist and carry out (``seq``: the journal position they follow)."""
         if outputs:
-            self._queue.put(lambda: self._record(outputs))
+            self._queue.put(lambda: self._record(outputs, seq))
 
     def call(self, job: Job) -> None:
         """Queue any job (it runs after everything submitted before it)."""
@@ -209,36 +213,51 @@ class Recorder:
         self._queue.put(lambda: self._sync_cases(views))
 
     # -- work --------------------------------------------------------------------------------
-    def _record(self, outputs: list[Output]) -> None:
+    def _record(self, outputs: list[Output], seq: int = 0) -> None:
+        """Write a batch in one transaction, with the journal position it brings the store to
+        (so that after a crash the journal's later events are recorded again, and only those);
+        then carry out what lies outside the store (cuts, notices, hard lists)."""
         controls_changed = False
-        for o in outputs:
-            self.stats.count(type(o).__name__)
-            if isinstance(o, Action):
-                controls_changed |= self._action(o)
-                if o.action is ActionKind.NOTIFY and self.on_notify is not None:
-                    self.on_notify(o)
-                if o.action is ActionKind.SUSPEND_INTERNATIONAL and o.evidence.get("manual"):
-                    # an operator's suspension is post-notified like tollguard's own (事後連絡)
-                    notice = post_notification(o)
-                    self._action(notice)
-                    if self.on_notify is not None:
-                        self.on_notify(notice)
-            elif isinstance(o, Alert):
-                self.store.insert_alert(
-                    time=utc(o.time),
-                    detector=o.detector,
-                    severity=o.severity.value,
-                    subscriber_id=o.subscriber_id,
-                    evidence=o.evidence,
+        notices: list[Action] = []
+        cuts: list[Terminate] = []
+        with self.store.begin() as conn:
+            for o in outputs:
+                self.stats.count(type(o).__name__)
+                if isinstance(o, Action):
+                    controls_changed |= self._action(o, conn)
+                    if o.action is ActionKind.NOTIFY:
+                        notices.append(o)
+                    if o.action is ActionKind.SUSPEND_INTERNATIONAL and o.evidence.get("manual"):
+                        # an operator's suspension is post-notified like tollguard's own (事後連絡)
+                        notice = post_notification(o)
+                        self._action(notice, conn)
+                        notices.append(notice)
+                elif isinstance(o, Alert):
+                    self.store.insert_alert(
+                        time=utc(o.time),
+                        detector=o.detector,
+                        severity=o.severity.value,
+                        subscriber_id=o.subscriber_id,
+                        evidence=o.evidence,
+                        conn=conn,
+                    )
+                elif isinstance(o, Terminate):
+                    cuts.append(o)
+            for o in cuts:
+                self._terminate_record(o, conn)
+            if seq:
+                self.store.set_input_offset(
+                    JOURNAL_OFFSET, seq, at=utc(self.clock()), detail={}, conn=conn
                 )
-            elif isinstance(o, Terminate):
-                self._terminate(o)
-            elif isinstance(o, Decision):
-                continue
+        for o in cuts:
+            self._cut(o)
+        if self.on_notify is not None:
+            for n in notices:
+                self.on_notify(n)
         if controls_changed:
             self.sync_lists()
 
-    def _action(self, a: Action) -> bool:
+    def _action(self, a: Action, conn: Connection) -> bool:
         target = action_control(a)
         at = utc(a.time)
         evidence = {**a.evidence, "action": a.action.value}
@@ -250,12 +269,16 @@ class Recorder:
                 reason=a.reason,
                 at=at,
                 evidence=evidence,
+                conn=conn,
             )
             return False
         kind, subject = target
+        in_force = self.store.active_controls(at, kind=kind.value, subject=subject, conn=conn)
         if a.action in PUTS:
-            for old in self.store.active_controls(at, kind=kind.value, subject=subject):
-                self.store.lift_control(old.id, by=a.actor, reason=f"replaced: {a.reason}", at=at)
+            for old in in_force:
+                self.store.lift_control(
+                    old.id, by=a.actor, reason=f"replaced: {a.reason}", at=at, conn=conn
+                )
             expires = None if a.until is None or a.until == float("inf") else utc(a.until)
             if expires is not None and expires <= at:
                 expires = None
@@ -267,13 +290,12 @@ class Recorder:
                 at=at,
                 expires_at=expires,
                 evidence=evidence,
+                conn=conn,
             )
             return True
-        lifted = False
-        for old in self.store.active_controls(at, kind=kind.value, subject=subject):
-            self.store.lift_control(old.id, by=a.actor, reason=a.reason, at=at)
-            lifted = True
-        if not lifted:  # nothing stored in force (expired already): still audit the action
+        for old in in_force:
+            self.store.lift_control(old.id, by=a.actor, reason=a.reason, at=at, conn=conn)
+        if not in_force:  # nothing stored in force (expired already): still audit the action
             self.store.append_audit(
                 actor=a.actor,
                 action=a.action.value,
@@ -281,23 +303,25 @@ class Recorder:
                 reason=a.reason,
                 at=at,
                 evidence=evidence,
+                conn=conn,
             )
         return True
 
-    def _terminate(self, o: Terminate) -> None:
-        done = False
-        if self.switch is not None:
-            done = self.switch.terminate(o.call_id, o.reason)
-            if not done:
-                self.stats.switch_failures += 1
+    def _terminate_record(self, o: Terminate, conn: Connection) -> None:
         self.store.append_audit(
             actor="tollguard",
             action="call.terminate",
             subject=f"subscriber:{o.subscriber_id}" if o.subscriber_id else "tollguard",
             reason=o.reason,
             at=utc(o.time),
-            evidence={"call_id": o.call_id, "switch_confirmed": done},
+            evidence={"call_id": o.call_id, "switch": self.switch is not None},
+            conn=conn,
         )
+
+    def _cut(self, o: Terminate) -> None:
+        if self.switch is not None and not self.switch.terminate(o.call_id, o.reason):
+            self.stats.switch_failures += 1
+            log.warning("the switch did not confirm cutting call %s", o.call_id)
 
     def _sync_cases(self, views: list[CaseView]) -> None:
         at = utc(self.clock())

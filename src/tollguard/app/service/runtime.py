@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,13 +17,15 @@ from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.intel.service import ImportPolicy, restricted_list
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import TokenTable
+from tollguard.app.service.journal import EventJournal
 from tollguard.app.service.live import LiveEngine, control_from_record, reconcile_controls
 from tollguard.app.service.outbox import Outbox
-from tollguard.app.service.recorder import Recorder, utc
+from tollguard.app.service.recorder import JOURNAL_OFFSET, Recorder, utc
 from tollguard.app.service.switch import SwitchControl
 from tollguard.domain.config import EngineConfig
-from tollguard.domain.controls import Controls
-from tollguard.domain.engine import Engine
+from tollguard.domain.controls import Control, Controls
+from tollguard.domain.engine import Engine, put_action
+from tollguard.domain.events import Action
 from tollguard.domain.records import IntlStatus
 
 log = logging.getLogger("tollguard.service")
@@ -36,6 +39,16 @@ class ServiceSettings:
 
     db_url: str
     config: EngineConfig = field(default_factory=EngineConfig)
+    cookie_secure: bool = True
+    """Console and portal cookies carry ``Secure`` (sent over HTTPS only) and the ``__Host-``
+    prefix. Turn off only to test over plain HTTP on loopback (``serve --insecure-cookies``)."""
+    session_idle_s: float = 1800.0
+    """A console or portal session ends after this long without a request (and after 12 h)."""
+    login_max_failures: int = 5
+    """Failed logins in a row after which a username is locked (and, four times as many from
+    one client address within ``login_lock_s``, after which that address is refused)."""
+    login_lock_s: float = 900.0
+    """How long a locked username (or a refused client address) waits."""
     tick_s: float = 1.0
     """How often (wall seconds) periodic work is looked for: metering of calls in progress,
     contact timers and expiries (the engine itself runs them every minute of event time)."""
@@ -85,28 +98,49 @@ class ServiceRuntime:
             clock=clock,
         )
         engine = Engine(self.store.list_subscribers(), settings.config)
-        self.restored = self._restore(engine)
         self.live = LiveEngine(engine, self.recorder, clock=clock)
+        self.journal = EventJournal(settings.data_dir / "journal")
+        self.restored, self.replayed = self._restore(engine)
+        self.live.journal = self.journal
         self.started_at = clock()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_snapshot = clock()
 
-    def _restore(self, engine: Engine) -> bool:
+    def _restore(self, engine: Engine) -> tuple[bool, int]:
+        """The last saved state, then the journal's later events: the engine where it was."""
         snap = self.store.load_snapshot(SNAPSHOT_NAME)
         restored = False
+        seq = 0
         if snap is not None:
             try:
-                engine.restore(snap.state)
+                state = load_state(snap.state)
+                engine.restore(state.engine)
+                self.live.cdr_ids = state.cdr_ids
+                seq = state.seq
                 restored = True
             except Exception:  # an incompatible snapshot: start afresh, say so
                 log.exception("engine snapshot %s could not be restored; starting afresh", snap.id)
         for sub in self.store.list_subscribers():
             engine.add_subscriber(sub)
         engine.restricted = restricted_list(self.store)
-        self._reconcile(engine)
-        return restored
+        offset = self.store.get_input_offset(JOURNAL_OFFSET)
+        recorded = offset.position if offset is not None else 0
+        replayed = 0
+        for n, event in self.journal.after(seq):
+            out = self.live.apply(event)
+            self.live.seq = n
+            replayed += 1
+            if n > recorded and out:  # outputs the store never got: record them now
+                self.recorder.submit(out, n)
+        if replayed:
+            log.info("journal: %d events after the saved state processed again", replayed)
+        self.recorder.flush()  # not started yet: runs here, before the store is compared
+        self._reconcile(engine, recover=True)
+        return restored, replayed
 
-    def _reconcile(self, engine: Engine) -> None:
+    def _reconcile(self, engine: Engine, *, recover: bool = False) -> None:
+        """Controls in force: the store's are put in the engine; with ``recover``, the engine's
+        that the store lacks (made before a crash, never written) are written to the store."""
         in_force = [
             control_from_record(
                 c.kind,
@@ -118,9 +152,17 @@ class ServiceRuntime:
             )
             for c in self.store.active_controls(utc(self.clock()))
         ]
-        put, lifted = reconcile_controls(engine, in_force)
-        if put or lifted:
-            log.info("controls reconciled with the store: %d put, %d lifted", put, lifted)
+        put, missing = reconcile_controls(engine, in_force)
+        if recover and missing:
+            for c in missing:
+                self.recorder.submit([recovered_action(c, self.clock())])
+            self.recorder.flush()
+        if put or missing:
+            log.info(
+                "controls reconciled with the store: %d put in the engine, %d only in the engine",
+                put,
+                len(missing),
+            )
 
     def refresh_from_store(self) -> None:
         """Take changes written to the store outside the engine (accepted intelligence: list
@@ -148,6 +190,7 @@ class ServiceRuntime:
         self._tasks = []
         self.periodic(force_snapshot=True)
         self.recorder.stop()
+        self.journal.close()
         if self.outbox is not None:
             self.outbox.close()
 
@@ -171,12 +214,17 @@ class ServiceRuntime:
             self.snapshot()
 
     def snapshot(self) -> None:
-        """Save the engine's state (taken now, written by the recorder)."""
-        blob = self.live.engine.snapshot()
+        """Save the engine's state (taken now, written by the recorder after the outputs that
+        came before it; the journal files it covers are then deleted)."""
+        seq = self.journal.rotate()
+        blob = dump_state(self.live.engine, self.live.cdr_ids, seq)
         at = utc(self.clock())
 
         def save() -> None:
-            self.store.save_snapshot(SNAPSHOT_NAME, state=blob, at=at, offsets={}, keep=3)
+            self.store.save_snapshot(
+                SNAPSHOT_NAME, state=blob, at=at, offsets={"journal_seq": seq}, keep=3
+            )
+            self.journal.prune(seq)
 
         self.recorder.call(save)
 
@@ -205,12 +253,40 @@ def save_learnt_state(engine: Engine, store: Store) -> int:
         held = getattr(policy, name, None)
         if held is not None:
             held.clear()
-    blob = engine.snapshot()
+    blob = dump_state(engine, {}, 0)
     store.save_snapshot(
         SNAPSHOT_NAME,
         at=utc(engine.now if engine.now > 0 else time.time()),
-        offsets={"learnt_from": "replay"},
+        offsets={"learnt_from": "replay", "journal_seq": 0},
         state=blob,
         keep=3,
     )
     return len(blob)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """What the service saves: the engine, the CDRs metered after the fact, the journal position."""
+
+    engine: bytes
+    cdr_ids: dict[str, float]
+    seq: int
+
+
+def dump_state(engine: Engine, cdr_ids: dict[str, float], seq: int) -> bytes:
+    """The service's state as bytes (trusted local storage only: a pickle)."""
+    state = {"format": 2, "engine": engine.snapshot(), "cdr_ids": dict(cdr_ids), "seq": seq}
+    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_state(blob: bytes) -> SavedState:
+    """Read :func:`dump_state`'s bytes (or a bare engine snapshot of an earlier version)."""
+    state = pickle.loads(blob)
+    if isinstance(state, dict) and state.get("format") == 2:
+        return SavedState(state["engine"], dict(state["cdr_ids"]), int(state["seq"]))
+    return SavedState(blob, {}, 0)
+
+
+def recovered_action(c: Control, t: float) -> Action:
+    """The action recording a control the engine holds but the store lost in a crash."""
+    return put_action(c, t, f"recovered after restart: {c.reason}")
