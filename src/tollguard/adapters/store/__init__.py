@@ -28,6 +28,7 @@ from tollguard.adapters.store.models import (
     RestrictedDestination,
     Snapshot,
     StoredAlert,
+    StoredNoticeTemplate,
     StoredNotification,
 )
 from tollguard.adapters.store.schema import (
@@ -65,6 +66,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredAlert",
+    "StoredNoticeTemplate",
     "StoredNotification",
     "append_audit",
     "canonical_json",

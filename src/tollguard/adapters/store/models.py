@@ -233,3 +233,15 @@ class StoredNotification:
     attempts: int
     last_error: str | None
     sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNoticeTemplate:
+    """A carrier's own version of a notice template (the packaged one applies otherwise)."""
+
+    kind: str
+    locale: str
+    subject: str
+    body: str
+    updated_by: str
+    updated_at: datetime

@@ -42,6 +42,7 @@ from tollguard.adapters.store.models import (
     RestrictedDestination,
     Snapshot,
     StoredAlert,
+    StoredNoticeTemplate,
     StoredNotification,
 )
 from tollguard.adapters.store.types import sqlite_utc_text
@@ -1547,6 +1548,103 @@ class Store:
         with self._read() as conn:
             return [_notification(r) for r in conn.execute(q)]
 
+    # -- notice templates -----------------------------------------------------------------------
+
+    def get_notice_template(self, kind: str, locale: str) -> StoredNoticeTemplate | None:
+        """A carrier's own template of a kind and locale, or ``None`` (the packaged one applies)."""
+        t = s.notice_templates
+        with self._read() as conn:
+            row = conn.execute(select(t).where(t.c.kind == kind, t.c.locale == locale)).first()
+        return None if row is None else _notice_template(row)
+
+    def list_notice_templates(self) -> list[StoredNoticeTemplate]:
+        """The carrier's own templates, by kind and locale."""
+        t = s.notice_templates
+        with self._read() as conn:
+            rows = conn.execute(select(t).order_by(t.c.kind, t.c.locale))
+            return [_notice_template(r) for r in rows]
+
+    def put_notice_template(
+        self,
+        kind: str,
+        locale: str,
+        *,
+        subject: str,
+        body: str,
+        by: str,
+        at: datetime,
+        reason: str = "",
+        conn: Connection | None = None,
+    ) -> StoredNoticeTemplate:
+        """Keep a carrier's own template (audited as ``notice_template.put`` with the old and the
+        new text). Checking its fields is the caller's (:func:`tollguard.domain.notices.validate`).
+        """
+        if not subject.strip() or not body.strip():
+            raise StoreError("a notice template needs a subject and a body")
+        t = s.notice_templates
+        values = {"subject": subject, "body": body, "updated_by": by, "updated_at": at}
+        with self._tx(conn) as c:
+            old = c.execute(select(t).where(t.c.kind == kind, t.c.locale == locale)).first()
+            if old is None:
+                row = c.execute(
+                    t.insert().returning(*t.c), {"kind": kind, "locale": locale, **values}
+                ).one()
+            else:
+                row = c.execute(
+                    update(t)
+                    .where(t.c.kind == kind, t.c.locale == locale)
+                    .values(**values)
+                    .returning(*t.c)
+                ).one()
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="notice_template.put",
+                subject=f"notice_template:{kind}/{locale}",
+                reason=reason or f"notice template {kind}/{locale} edited",
+                at=at,
+                evidence={
+                    "subject": subject,
+                    "body": body,
+                    "previous": None
+                    if old is None
+                    else {"subject": old.subject, "body": old.body, "updated_by": old.updated_by},
+                },
+            )
+        return _notice_template(row)
+
+    def delete_notice_template(
+        self,
+        kind: str,
+        locale: str,
+        *,
+        by: str,
+        at: datetime,
+        reason: str = "",
+        conn: Connection | None = None,
+    ) -> bool:
+        """Drop a carrier's own template, so the packaged one applies again (audited as
+        ``notice_template.reset``); ``False`` when there was none."""
+        t = s.notice_templates
+        with self._tx(conn) as c:
+            old = c.execute(
+                delete(t)
+                .where(t.c.kind == kind, t.c.locale == locale)
+                .returning(t.c.subject, t.c.body)
+            ).first()
+            if old is None:
+                return False
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="notice_template.reset",
+                subject=f"notice_template:{kind}/{locale}",
+                reason=reason or f"notice template {kind}/{locale} back to the packaged text",
+                at=at,
+                evidence={"previous": {"subject": old.subject, "body": old.body}},
+            )
+        return True
+
 
 def _token(row: Row[Any]) -> ApiToken:
     return ApiToken(row.id, row.name, row.role, row.created_by, row.created_at, row.revoked_at)
@@ -1567,6 +1665,12 @@ def _notification(row: Row[Any]) -> StoredNotification:
         row.attempts,
         row.last_error,
         row.sent_at,
+    )
+
+
+def _notice_template(row: Row[Any]) -> StoredNoticeTemplate:
+    return StoredNoticeTemplate(
+        row.kind, row.locale, row.subject, row.body, row.updated_by, row.updated_at
     )
 
 

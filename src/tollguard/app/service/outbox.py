@@ -14,17 +14,25 @@ from tollguard.adapters.notify import (
     RetryPolicy,
 )
 from tollguard.adapters.store import Store
+from tollguard.app.notices import NO_MAILER
 from tollguard.app.service import notices
 from tollguard.app.service.recorder import utc
 from tollguard.domain.events import Action
 
 log = logging.getLogger("tollguard.service")
 
-NO_MAILER = "no SMTP server configured (tollguard serve --smtp-host)"
+__all__ = ["NO_MAILER", "Outbox"]
+
+#: Notices the service sends: the action's ``template`` -> (notification kind, text).
+TEMPLATES = {
+    "post_suspension": ("post_notification", notices.post_suspension),
+    "service_restored": ("service_restored", notices.service_restored),
+}
 
 
 class Outbox:
-    """Sends the post-notification of a suspension to the customer (email) and to webhooks."""
+    """Sends the post-notification of a suspension, and the notice that service is restored, to
+    the customer (email) and to webhooks, with the text of the templates in force."""
 
     def __init__(
         self,
@@ -46,18 +54,27 @@ class Outbox:
         sid = action.subscriber_id
         if sid is None:
             return
-        reason = str(action.evidence.get("suspension_reason") or action.reason)
-        subject, body = notices.post_suspension(sid, reason, action.time)
+        template = str(action.evidence.get("template") or "post_suspension")
+        if template not in TEMPLATES:
+            log.warning("notice %r for %s: the service does not send it", template, sid)
+            return
+        kind, text = TEMPLATES[template]
+        reason = str(
+            action.evidence.get("suspension_reason")
+            or action.evidence.get("restore_reason")
+            or action.reason
+        )
+        subject, body = text(sid, reason, action.time, self.store)
         sub = self.store.get_subscriber(sid)
         targets: list[tuple[str, str, Channel | None]] = []
         if sub is not None and sub.email:
             targets.append(("email", sub.email, self.mailer))
         targets += [("webhook", w.name, w) for w in self.webhooks]
         if not targets:
-            log.warning("post-notification for %s has no recipient (no email, no webhook)", sid)
+            log.warning("%s for %s has no recipient (no email, no webhook)", kind, sid)
         for channel_kind, recipient, channel in targets:
             rec = self.store.add_notification(
-                kind="post_notification",
+                kind=kind,
                 channel=channel_kind,
                 recipient=recipient,
                 subject=subject,
@@ -72,7 +89,7 @@ class Outbox:
                 )
                 continue
             note = Notification(
-                kind="post_notification",
+                kind=kind,
                 recipient=recipient,
                 subject=subject,
                 body=body,
