@@ -215,6 +215,17 @@ def test_the_service_sends_the_post_notification_from_the_carriers_template(
         )
         assert r.status_code == 200
         notes = c.get("/v1/notifications", headers=svc.h("analyst")).json()
+        r = c.post(
+            "/v1/subscribers/alice/restore",
+            json={"reason": "customer changed the PBX passwords"},
+            headers=svc.h("analyst"),
+        )
+        assert r.status_code == 200
+        later = c.get("/v1/notifications", headers=svc.h("analyst")).json()
+    restored = later[0]
+    assert (restored["kind"], restored["recipient"]) == ("service_restored", "alice@example.jp")
+    assert restored["subject"].startswith("国際通話のご利用再開のお知らせ")
+    assert "customer changed the PBX passwords" in restored["body"]
     [note] = notes
     assert note["kind"] == "post_notification" and note["status"] == "failed"
     assert note["subject"] == "【重要】国際通話の利用休止のお知らせ / Calls abroad stopped"

@@ -88,6 +88,22 @@ def post_notification(suspension: Action) -> Action:
     )
 
 
+def restored_notice(restore: Action) -> Action:
+    """The notice that tells a customer their international calling is available again."""
+    return Action(
+        restore.time,
+        ActionKind.NOTIFY,
+        "notice: international calling restored",
+        restore.actor,
+        subscriber_id=restore.subscriber_id,
+        evidence={
+            "channel": "email",
+            "template": "service_restored",
+            "restore_reason": restore.reason,
+        },
+    )
+
+
 def action_subject(action: Action) -> str:
     """The audit subject of an action that is not a control change."""
     if action.subscriber_id:
@@ -230,6 +246,10 @@ class Recorder:
                     if o.action is ActionKind.SUSPEND_INTERNATIONAL and o.evidence.get("manual"):
                         # an operator's suspension is post-notified like tollguard's own (事後連絡)
                         notice = post_notification(o)
+                        self._action(notice, conn)
+                        notices.append(notice)
+                    if o.action is ActionKind.RESTORE_INTERNATIONAL and o.subscriber_id:
+                        notice = restored_notice(o)  # the customer is told service is back
                         self._action(notice, conn)
                         notices.append(notice)
                 elif isinstance(o, Alert):
