@@ -3,6 +3,8 @@
 #
 #   scripts/postgres.sh start   # prints the SQLAlchemy URL on stdout (and nothing else)
 #   scripts/postgres.sh stop    # stops the cluster and removes its data directory
+#   scripts/postgres.sh pause   # stops the server, keeping its data (an outage, for tests)
+#   scripts/postgres.sh resume  # starts it again on the same port
 #
 # Installs Debian's PostgreSQL when it is missing (as root, with apt-get), then runs initdb in a
 # fresh temporary directory and starts the server on 127.0.0.1 on a free port, with a random
@@ -141,8 +143,31 @@ stop() {
   log "stopped"
 }
 
+server_options() {
+  echo "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PGDATA_DIR/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+}
+
+pause() {
+  [ -f "$STATE" ] || die "no cluster recorded in $STATE"
+  # shellcheck disable=SC1090
+  . "$STATE"
+  as_owner "$PGBIN/pg_ctl" stop -D "$PGDATA_DIR/data" -m immediate -w >&2 || die "pg_ctl stop failed"
+  log "paused (data kept in $PGDATA_DIR)"
+}
+
+resume() {
+  [ -f "$STATE" ] || die "no cluster recorded in $STATE"
+  # shellcheck disable=SC1090
+  . "$STATE"
+  as_owner "$PGBIN/pg_ctl" start -w -t 60 -D "$PGDATA_DIR/data" -l "$PGDATA_DIR/server.log" \
+    -o "$(server_options)" >&2 || die "pg_ctl start failed"
+  log "resumed on 127.0.0.1:$PGPORT"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) die "usage: $0 start|stop" ;;
+  pause) pause ;;
+  resume) resume ;;
+  *) die "usage: $0 start|stop|pause|resume" ;;
 esac

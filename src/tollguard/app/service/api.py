@@ -100,6 +100,11 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+RECORD_WAIT_S = 5.0
+"""How long a control change waits for the store before answering (it is in force at once
+either way; ``"recorded": false`` says the store has not written it yet)."""
+
+
 # -- models -----------------------------------------------------------------------------------
 class AuthorizeRequest(BaseModel):
     """A call set-up to decide. Give ``subscriber_id`` or ``caller`` (number or SIP user)."""
@@ -259,6 +264,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             else 0.0,
             "recorder_backlog": float(runtime.recorder.backlog),
             "recorder_errors": float(runtime.recorder.stats.errors),
+            "store_retries": float(runtime.recorder.stats.store_retries),
             "switch_failures": float(runtime.recorder.stats.switch_failures),
             "controls_in_force": float(len(live.controls())),
             "uptime_seconds": runtime.clock() - runtime.started_at,
@@ -284,6 +290,8 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             return JSONResponse({"status": "store unreachable", "error": str(exc)}, 503)
         backlog = runtime.recorder.backlog
         status = "ok" if backlog < 10_000 else "recorder behind"
+        if runtime.recorder.store_down_since is not None:
+            status = "store unreachable"
         return JSONResponse(
             {"status": status, "subscribers": len(live.engine.subscribers), "backlog": backlog},
             200 if status == "ok" else 503,
@@ -419,13 +427,15 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             until=until,
             subscriber_id=subscriber_id,
         )
-        await run_in_threadpool(runtime.recorder.flush)
+        recorded = await run_in_threadpool(runtime.recorder.flush, RECORD_WAIT_S)
         cut = [o.call_id for o in out if isinstance(o, Terminate)]
         return {
             "action": action.value,
             "subject": subject,
             "until": None if until is None else _posix_iso(until),
             "calls_cut": cut,
+            # in force at once; written to the store and audited as soon as it answers
+            "recorded": recorded,
         }
 
     @app.post("/v1/controls", status_code=201, tags=["controls"])

@@ -19,6 +19,7 @@ from typing import Any
 
 import phonenumbers
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.store import Store, StoreError
@@ -121,6 +122,7 @@ class RecorderStats:
 
     outputs: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    store_retries: int = 0
     switch_failures: int = 0
     list_syncs: int = 0
 
@@ -128,6 +130,11 @@ class RecorderStats:
         """Count one output of a kind."""
         self.outputs[name] = self.outputs.get(name, 0) + 1
 
+
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+"""Waits between attempts while the store is unreachable: doubling from half a second, at most
+ten, so that recording resumes within seconds of the store's return."""
 
 Job = Callable[[], None]
 _STOP = object()
@@ -155,6 +162,11 @@ class Recorder:
             c.subscriber_id: c.id for c in store.list_cases(open_only=True)
         }
         self._queue: queue.Queue[Any] = queue.Queue()
+        self._stopping = threading.Event()
+        self.lists_dirty = False
+        """Controls changed but the hard lists could not be pushed yet."""
+        self.store_down_since: float | None = None
+        """Since when the store cannot be reached (``None`` while it can)."""
         self._thread: threading.Thread | None = None
         self._last_lists: HardLists | None = None
 
@@ -167,18 +179,25 @@ class Recorder:
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the queued work, then stop."""
+        """Finish the queued work, then stop (giving up on an unreachable store after
+        ``timeout``: the journal keeps what was not recorded)."""
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._stopping.set()
+                self._thread.join(5.0)
             self._thread = None
 
-    def flush(self) -> None:
-        """Wait until everything submitted so far is done (or run it here if not started)."""
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is done (or run it here if not started);
+        ``False`` if that took longer than ``timeout`` seconds (the work goes on)."""
         if self._thread is None:
             self._drain()
-        else:
-            self._queue.join()
+            return True
+        done = threading.Event()
+        self._queue.put(done.set)
+        return done.wait(timeout)
 
     @property
     def backlog(self) -> int:
@@ -208,11 +227,32 @@ class Recorder:
                 self._queue.task_done()
 
     def _do(self, job: Job) -> None:
-        try:
-            job()
-        except Exception:
-            self.stats.errors += 1
-            log.exception("recorder job failed")
+        """Run a job; while the store cannot be reached, wait and try again (nothing is
+        dropped: the engine goes on answering from memory meanwhile)."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                job()
+            except (OperationalError, InterfaceError) as exc:
+                if self._stopping.is_set():
+                    log.error("store unreachable at shutdown; the journal keeps the rest: %s", exc)
+                    return
+                if self.store_down_since is None:
+                    self.store_down_since = self.clock()
+                    log.error("store unreachable, retrying (answers go on from memory): %s", exc)
+                self.stats.store_retries += 1
+                self._stopping.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            except Exception:
+                self.stats.errors += 1
+                log.exception("recorder job failed")
+            if self.store_down_since is not None:
+                log.warning(
+                    "store reachable again after %.0f s", self.clock() - self.store_down_since
+                )
+                self.store_down_since = None
+            return
 
     # -- submitting --------------------------------------------------------------------------
     def submit(self, outputs: list[Output], seq: int = 0) -> None:
@@ -269,13 +309,18 @@ class Recorder:
                 self.store.set_input_offset(
                     JOURNAL_OFFSET, seq, at=utc(self.clock()), detail={}, conn=conn
                 )
+        # Outside the transaction, and never retried with it (that would record it twice).
         for o in cuts:
             self._cut(o)
-        if self.on_notify is not None:
-            for n in notices:
-                self.on_notify(n)
+        if self.on_notify is not None and notices:
+            notify = self.on_notify
+            self._queue.put(lambda: [notify(n) for n in notices] and None)
         if controls_changed:
-            self.sync_lists()
+            self.lists_dirty = True
+            try:
+                self.sync_lists()
+            except (OperationalError, InterfaceError) as exc:
+                log.warning("hard lists not pushed (store unreachable), retried later: %s", exc)
 
     def _action(self, a: Action, conn: Connection) -> bool:
         target = action_control(a)
@@ -433,6 +478,7 @@ class Recorder:
     def sync_lists(self) -> None:
         """Push the hard lists to the switch and the blocked addresses to the exporters."""
         lists, blocks = self._lists()
+        self.lists_dirty = False
         if self.exporter is not None:
             change = self.exporter.update(blocks)
             if change.rejected:

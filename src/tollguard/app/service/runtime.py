@@ -205,6 +205,8 @@ class ServiceRuntime:
     def periodic(self, *, force_snapshot: bool = False) -> None:
         """Ticks due, case changes to the store, and a snapshot when one is due."""
         self.live.tick()
+        if self.recorder.lists_dirty and self.recorder.backlog == 0:
+            self.recorder.call(self.recorder.sync_lists)
         views = self.live.changed_cases()
         if views is not None:
             self.recorder.sync_cases(views)
