@@ -55,3 +55,51 @@ def test_audit_verify_detects_changed_and_removed_entries(tmp_path: Path) -> Non
     listed = wide.invoke(app, ["audit", "list", "--db", str(db), "--limit", "2"])
     assert listed.exit_code == 0 and "analyst:night" in listed.output
     store.close()
+
+
+# -- CSV injection ------------------------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tollguard.adapters.csvsafe import safe_cell  # noqa: E402
+
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+@given(st.text(max_size=40))
+def test_no_cell_of_a_csv_for_people_starts_a_formula(text: str) -> None:
+    out = safe_cell(text)
+    assert out in (text, "'" + text)
+    if out == text and text.startswith(TRIGGERS):
+        assert not any(c.isalpha() for c in text) and "=" not in text and "@" not in text
+
+
+def test_numbers_stay_readable() -> None:
+    assert safe_cell("+81312345678") == "+81312345678"
+    assert safe_cell("-1500") == "-1500"
+    assert safe_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert safe_cell("+1+cmd|' /C calc'!A0") == "'+1+cmd|' /C calc'!A0"
+
+
+def test_a_hostile_row_is_quarantined_without_its_formula_running(tmp_path: Path) -> None:
+    import csv
+
+    from tollguard.app.ingest import ingest_files
+
+    cdrs = tmp_path / "cdrs.csv"
+    cdrs.write_text(
+        "call_id,subscriber_id,caller,callee,start,answer,end,disposition,source_ip\n"
+        "=1+cmd|' /C calc'!A0,S1,+81312345678,+12025550100,"
+        "2026-10-05T09:00:00+09:00,,2026-10-05T09:00:10+09:00,=HYPERLINK(1),198.51.100.7\n",
+        encoding="utf-8",
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'q.sqlite'}")
+    summary = ingest_files(store, [], [cdrs], [], quarantine_dir=tmp_path / "q")
+    assert summary.quarantined == 1
+    qfile = summary.files[0].quarantine_file
+    assert qfile is not None
+    rows = list(csv.reader(qfile.open(encoding="utf-8")))
+    assert all(not cell.startswith(TRIGGERS) for row in rows for cell in row)
+    assert rows[1][-1].startswith("'=1+cmd")
+    store.close()

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any, Final
 
+from tollguard.adapters.csvsafe import SafeCsvWriter
 from tollguard.adapters.readers import (
     CdrFormat,
     InputFileError,
@@ -170,7 +170,7 @@ class _QuarantineFile:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._stream = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._stream)
+            self._writer = SafeCsvWriter(self._stream)
             self._writer.writerow(QUARANTINE_COLUMNS)
         self._writer.writerow([row.source, row.line, row.field or "", row.reason, row.raw])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tollguard.adapters.csvsafe import SafeCsvWriter
 from tollguard.cli import app
 
 dormant_app = typer.Typer(
@@ -96,7 +96,7 @@ def report_command(
     ]
     if out is not None:
         with out.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
+            w = SafeCsvWriter(fh)
             w.writerow(
                 ["subscriber_id", "segment", "email", "last_international", "calls_seen", "consent"]
             )

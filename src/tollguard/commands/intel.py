@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tollguard.adapters.csvsafe import SafeCsvWriter
 from tollguard.cli import app
 
 if TYPE_CHECKING:
@@ -362,7 +363,7 @@ def destinations_command(
     ]
     if out is not None:
         with out.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
+            w = SafeCsvWriter(fh)
             w.writerow(columns)
             w.writerows(rows)
     table = Table(title=f"{len(rows)} fraud destinations (for contracted customers only)")

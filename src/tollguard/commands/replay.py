@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import gc
 import sys
 from collections import Counter
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tollguard.adapters.csvsafe import SafeCsvWriter
 from tollguard.cli import app
 
 _HELP = (
@@ -107,7 +107,7 @@ def replay_command(
     if inputs.quarantined:
         qpath = out.with_name(out.name + ".quarantine.csv")
         with qpath.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
+            w = SafeCsvWriter(fh)
             w.writerow(["file", "line", "field", "reason", "raw"])
             for q in inputs.quarantined:
                 w.writerow([q.source, q.line, q.field or "", q.reason, q.raw])
