@@ -7,6 +7,7 @@ functions, run in the thread pool.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import tempfile
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tollguard import __version__
 from tollguard.adapters.exports import ipset_restore, nftables_set
 from tollguard.adapters.store import StoreError
+from tollguard.app.console import router as console_router
 from tollguard.app.service.auth import Principal, Role, new_token, token_hash
 from tollguard.app.service.deps import (
     AsAdmin,
@@ -221,6 +223,19 @@ class TokenIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=128)
     role: Role
+
+
+def destination_subject(subject: str, subscriber_id: str | None) -> str:
+    """A destination denial's subject: a country (one customer's) or an E.164 range, checked."""
+    value = subject.strip()
+    if len(value) == 2 and value.isalpha():
+        if subscriber_id is None:
+            raise HTTPException(422, "a country is denied for everyone with a country restriction")
+        return value.upper()
+    digits = value.removeprefix("+")
+    if not digits.isdigit() or len(digits) > 15:
+        raise HTTPException(422, "a destination is an ISO country code or an E.164 range (+digits)")
+    return f"+{digits}" if subscriber_id is not None else digits
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -448,6 +463,15 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
                 raise HTTPException(422, "a country restriction's subject is an ISO alpha-2 code")
         if body.kind is ControlKind.SUSPENSION and subject not in live.engine.subscribers:
             raise HTTPException(404, f"no subscriber {subject!r}")
+        if body.kind is ControlKind.IP_BLOCK:
+            try:
+                subject = str(ipaddress.ip_address(subject.strip()))
+            except ValueError:
+                raise HTTPException(422, f"not an IP address: {subject!r}") from None
+        if body.kind is ControlKind.DESTINATION_DENIAL:
+            subject = destination_subject(subject, body.subscriber_id)
+            if body.subscriber_id is not None and body.subscriber_id not in live.engine.subscribers:
+                raise HTTPException(404, f"no subscriber {body.subscriber_id!r}")
         until = until_of(body.until, body.duration_s)
         return await change(
             who, _PUT_ACTION[body.kind], subject, body.reason, until, body.subscriber_id
@@ -869,6 +893,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     def _now() -> datetime:
         return utc(runtime.clock())
 
+    app.include_router(console_router)
     return app
 
 

@@ -8,6 +8,7 @@ request path only puts work on a queue; a slow database or switch never delays a
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
 import threading
@@ -103,6 +104,14 @@ def restored_notice(restore: Action) -> Action:
             "restore_reason": restore.reason,
         },
     )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def action_subject(action: Action) -> str:
@@ -446,6 +455,9 @@ class Recorder:
         prefixes: set[str] = set()
         for c in self.store.active_controls(at):
             if c.kind == ControlKind.IP_BLOCK.value:
+                if not _is_ip(c.subject):
+                    log.warning("IP block on %r skipped: not an address", c.subject)
+                    continue
                 ips.add(c.subject)
                 blocks.append(
                     control_from_record(
