@@ -16,6 +16,7 @@ from typing import Any
 from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.intel.service import ImportPolicy, restricted_list
 from tollguard.adapters.store import Store
+from tollguard.app.equipment import service_check
 from tollguard.app.service.auth import TokenTable
 from tollguard.app.service.journal import EventJournal
 from tollguard.app.service.live import LiveEngine, control_from_record, reconcile_controls
@@ -54,6 +55,9 @@ class ServiceSettings:
     contact timers and expiries (the engine itself runs them every minute of event time)."""
     snapshot_s: float = 300.0
     """How often the engine's whole state is saved, so that a restart keeps what it learnt."""
+    equipment_check_s: float = 3600.0
+    """How often confirmed incidents are tested for concentration on one equipment model
+    (an ``equipment_model`` alert per model flagged; ``tollguard equipment``)."""
     data_dir: Path = field(default_factory=lambda: Path("tollguard-data"))
     """Spooled uploads, quarantine and the block-list exports live here."""
     max_body_bytes: int = 20 * 1024 * 1024
@@ -105,6 +109,7 @@ class ServiceRuntime:
         self.started_at = clock()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_snapshot = clock()
+        self._last_equipment = clock()
 
     def _restore(self, engine: Engine) -> tuple[bool, int]:
         """The last saved state, then the journal's later events: the engine where it was."""
@@ -214,6 +219,13 @@ class ServiceRuntime:
         if force_snapshot or now - self._last_snapshot >= self.settings.snapshot_s:
             self._last_snapshot = now
             self.snapshot()
+        if now - self._last_equipment >= self.settings.equipment_check_s:
+            self._last_equipment = now
+            self.recorder.call(lambda: self.check_equipment(now))
+
+    def check_equipment(self, at: float) -> None:
+        """Alert when confirmed incidents concentrate on one equipment model (recorder thread)."""
+        service_check(self.store, at=at)
 
     def snapshot(self) -> None:
         """Save the engine's state (taken now, written by the recorder after the outputs that
