@@ -236,6 +236,27 @@ class StoredNotification:
 
 
 @dataclass(frozen=True, slots=True)
+class WebUser:
+    """A person who logs in to the console (analyst, admin) or the portal (customer).
+
+    Only a password hash (a memory-hard KDF's encoded string) is kept. ``failed_logins`` counts
+    failures since the last success; ``locked_until`` is set when too many follow each other.
+    """
+
+    id: int
+    username: str
+    role: str
+    subscriber_id: str | None
+    password_hash: str
+    locale: str
+    created_by: str
+    created_at: datetime
+    disabled_at: datetime | None
+    failed_logins: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredNoticeTemplate:
     """A carrier's own version of a notice template (the packaged one applies otherwise)."""
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Row, String, Table, and_, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -44,6 +44,7 @@ from tollguard.adapters.store.models import (
     StoredAlert,
     StoredNoticeTemplate,
     StoredNotification,
+    WebUser,
 )
 from tollguard.adapters.store.types import sqlite_utc_text
 from tollguard.domain.intel import dearer_band
@@ -1548,6 +1549,222 @@ class Store:
         with self._read() as conn:
             return [_notification(r) for r in conn.execute(q)]
 
+    # -- web users ------------------------------------------------------------------------------
+    # People who log in to the console and the portal (tollguard.app.console), and the read-only
+    # queries their pages need. Changes are audited: user created, password changed, login, lock.
+
+    def create_web_user(
+        self,
+        username: str,
+        role: str,
+        *,
+        password_hash: str,
+        by: str,
+        at: datetime,
+        subscriber_id: str | None = None,
+        locale: str = "ja",
+    ) -> WebUser:
+        """Add a login (audited as ``web_user.create``). A customer's names their subscriber;
+        an analyst's or admin's names none. Only the password's hash is given."""
+        if role not in s.WEB_ROLES:
+            raise StoreError(f"unknown role {role!r} (one of {', '.join(s.WEB_ROLES)})")
+        if not username or len(username) > 128 or not username.isprintable():
+            raise StoreError("a username is 1-128 printable characters")
+        if (role == "customer") != (subscriber_id is not None):
+            raise StoreError("a customer login needs --subscriber-id; other roles take none")
+        t = s.web_users
+        with self._tx(None) as c:
+            if subscriber_id is not None:
+                known = c.execute(
+                    select(s.subscribers.c.subscriber_id).where(
+                        s.subscribers.c.subscriber_id == subscriber_id
+                    )
+                ).first()
+                if known is None:
+                    raise StoreError(f"no subscriber {subscriber_id!r}")
+            if c.execute(select(t.c.id).where(t.c.username == username)).first() is not None:
+                raise StoreError(f"username {username!r} is taken")
+            row = c.execute(
+                t.insert().returning(*t.c),
+                {
+                    "username": username,
+                    "role": role,
+                    "subscriber_id": subscriber_id,
+                    "password_hash": password_hash,
+                    "locale": locale,
+                    "created_by": by,
+                    "created_at": at,
+                    "failed_logins": 0,
+                },
+            ).one()
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="web_user.create",
+                subject=f"web_user:{row.id}",
+                reason=f"login {username!r} with role {role}",
+                at=at,
+                evidence={"username": username, "role": role, "subscriber_id": subscriber_id},
+            )
+        return _web_user(row)
+
+    def get_web_user(self, username: str) -> WebUser | None:
+        """A login by username, or ``None``."""
+        t = s.web_users
+        with self._read() as conn:
+            row = conn.execute(select(t).where(t.c.username == username)).first()
+        return None if row is None else _web_user(row)
+
+    def get_web_user_by_id(self, user_id: int) -> WebUser | None:
+        """A login by id, or ``None``."""
+        t = s.web_users
+        with self._read() as conn:
+            row = conn.execute(select(t).where(t.c.id == user_id)).first()
+        return None if row is None else _web_user(row)
+
+    def list_web_users(self) -> list[WebUser]:
+        """Every login, oldest first."""
+        with self._read() as conn:
+            return [_web_user(r) for r in conn.execute(select(s.web_users).order_by("id"))]
+
+    def set_web_user_password(
+        self, user_id: int, *, password_hash: str, by: str, at: datetime
+    ) -> WebUser:
+        """Replace a login's password hash and unlock it (audited as ``web_user.password``)."""
+        t = s.web_users
+        with self._tx(None) as c:
+            row = c.execute(
+                update(t)
+                .where(t.c.id == user_id)
+                .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+                .returning(*t.c)
+            ).first()
+            if row is None:
+                raise StoreError(f"no web user {user_id}")
+            audit_mod.append_audit(
+                c,
+                actor=by,
+                action="web_user.password",
+                subject=f"web_user:{user_id}",
+                reason="password changed",
+                at=at,
+                evidence={"username": row.username},
+            )
+        return _web_user(row)
+
+    def set_web_user_locale(self, user_id: int, locale: str) -> None:
+        """Remember a login's language (a preference: not audited)."""
+        t = s.web_users
+        with self._tx(None) as c:
+            c.execute(update(t).where(t.c.id == user_id).values(locale=locale))
+
+    def record_login(
+        self,
+        user_id: int,
+        *,
+        ok: bool,
+        at: datetime,
+        client: str,
+        max_failures: int,
+        lock_s: float,
+    ) -> WebUser:
+        """Record a login attempt. A success resets the failures (audited as
+        ``web_user.login``); the ``max_failures``-th failure in a row locks the login for
+        ``lock_s`` seconds (audited as ``web_user.lock``)."""
+        t = s.web_users
+        with self._tx(None) as c:
+            row = c.execute(select(t).where(t.c.id == user_id)).first()
+            if row is None:
+                raise StoreError(f"no web user {user_id}")
+            evidence = {"username": row.username, "client": client}
+            if ok:
+                values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+                action, reason = "web_user.login", "logged in"
+            else:
+                failures = row.failed_logins + 1
+                if failures < max_failures:
+                    c.execute(update(t).where(t.c.id == user_id).values(failed_logins=failures))
+                    return _web_user(c.execute(select(t).where(t.c.id == user_id)).one())
+                values = {"failed_logins": 0, "locked_until": at + timedelta(seconds=lock_s)}
+                action = "web_user.lock"
+                reason = f"{failures} failed logins in a row: locked for {lock_s:.0f} s"
+            new = c.execute(update(t).where(t.c.id == user_id).values(**values).returning(*t.c))
+            audit_mod.append_audit(
+                c,
+                actor=f"{row.role}:{row.username}" if ok else "tollguard",
+                action=action,
+                subject=f"web_user:{user_id}",
+                reason=reason,
+                at=at,
+                evidence=evidence,
+            )
+            return _web_user(new.one())
+
+    def search_audit(
+        self,
+        *,
+        text: str | None = None,
+        action: str | None = None,
+        before_seq: int | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first: ``text`` anywhere in actor, action, subject, reason or
+        evidence (case-insensitive), ``action`` as a prefix (``portal.``), older than
+        ``before_seq``, not before ``since``."""
+        a = s.audit_log
+        q = select(a).order_by(a.c.seq.desc()).limit(limit)
+        if text:
+            needle = text.lower()
+            q = q.where(
+                or_(
+                    *(
+                        func.lower(col).contains(needle, autoescape=True)
+                        for col in (a.c.actor, a.c.action, a.c.subject, a.c.reason)
+                    ),
+                    func.lower(cast(a.c.evidence, String)).contains(needle, autoescape=True),
+                )
+            )
+        if action:
+            q = q.where(a.c.action.startswith(action, autoescape=True))
+        if before_seq is not None:
+            q = q.where(a.c.seq < before_seq)
+        if since is not None:
+            q = q.where(a.c.time >= since)
+        with self._read() as conn:
+            return [audit_mod.row_to_entry(r) for r in conn.execute(q)]
+
+    def destination_traffic(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        countries: Iterable[str] = (),
+        prefixes: Iterable[str] = (),
+    ) -> dict[str, tuple[int, float]]:
+        """Stored calls and their charges in ``[since, until)`` to each country (ISO alpha-2)
+        and each E.164 prefix (digits), keyed ``country:XX`` and ``range:DIGITS``."""
+        d = s.cdrs.c
+        window = and_(d.start_time >= since, d.start_time < until)
+        out: dict[str, tuple[int, float]] = {}
+        wanted = sorted(set(countries))
+        with self._read() as conn:
+            if wanted:
+                rows = conn.execute(
+                    select(d.country, func.count(), func.coalesce(func.sum(d.charge_jpy), 0.0))
+                    .where(window, d.country.in_(wanted))
+                    .group_by(d.country)
+                )
+                out |= {f"country:{r[0]}": (int(r[1]), float(r[2])) for r in rows}
+            for prefix in sorted(set(prefixes)):
+                r = conn.execute(
+                    select(func.count(), func.coalesce(func.sum(d.charge_jpy), 0.0)).where(
+                        window, d.callee_e164.startswith(f"+{prefix}", autoescape=True)
+                    )
+                ).one()
+                out[f"range:{prefix}"] = (int(r[0]), float(r[1]))
+        return out
+
     # -- notice templates -----------------------------------------------------------------------
 
     def get_notice_template(self, kind: str, locale: str) -> StoredNoticeTemplate | None:
@@ -1644,6 +1861,22 @@ class Store:
                 evidence={"previous": {"subject": old.subject, "body": old.body}},
             )
         return True
+
+
+def _web_user(row: Row[Any]) -> WebUser:
+    return WebUser(
+        row.id,
+        row.username,
+        row.role,
+        row.subscriber_id,
+        row.password_hash,
+        row.locale,
+        row.created_by,
+        row.created_at,
+        row.disabled_at,
+        row.failed_logins,
+        row.locked_until,
+    )
 
 
 def _token(row: Row[Any]) -> ApiToken:
