@@ -14,5 +14,6 @@ if [ -z "${TOLLGUARD_TEST_PG:-}" ] && [ -x scripts/postgres.sh ]; then
     echo "PostgreSQL could not be started here; the postgres-marked tests will be skipped."
   fi
 fi
+bash scripts/tools.sh
 echo "== pytest"
 $BIN/python -m pytest -q -p no:cacheprovider

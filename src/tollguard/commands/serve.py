@@ -76,7 +76,22 @@ def serve_command(
         min=1.0,
         help="Seconds between saves of the engine's state (the journal covers the time between).",
     ),
+    limit_concurrency: int = typer.Option(
+        1024,
+        "--limit-concurrency",
+        min=1,
+        help="Connections and requests in progress beyond which new requests get 503 at once "
+        "(a switch then applies its fail-open/closed policy without waiting for its timeout). "
+        "Kept-alive connections are served in turn below it, which answers more than shedding "
+        "early does (docs/reliability.md).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    insecure_cookies: bool = typer.Option(
+        False,
+        "--insecure-cookies",
+        help="Console and portal cookies without the Secure flag, for tests over plain HTTP on "
+        "loopback only (behind TLS, leave this off).",
+    ),
 ) -> None:
     """Run the live service."""
     import os
@@ -145,6 +160,7 @@ def serve_command(
         carrier_name=carrier_name,
         intel_key=intel_key,
         intel_policy=ImportPolicy(auto_accept_from=frozenset(intel_auto_accept_from)),
+        cookie_secure=not insecure_cookies,
     )
     store = Store.open(settings.db_url)
     runtime = ServiceRuntime(
@@ -168,4 +184,6 @@ def serve_command(
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=10,
+        limit_concurrency=limit_concurrency,
+        backlog=4096,
     )
