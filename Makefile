@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-slow lint typecheck bench clean
+.PHONY: install demo test test-fast test-slow lint typecheck bench lock audit-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,6 +36,16 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --write docs/benchmarks.md
+
+# Pin what is installed now (after a change to pyproject.toml's dependencies).
+lock: $(STAMP)
+	{ echo "# Exact versions tollguard is tested with: \`make install\` uses them as constraints."; \
+	  echo "# Regenerate with \`make lock\` after changing dependencies in pyproject.toml."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v -i '^tollguard' | sort -f; } > requirements.lock
+
+# Known vulnerabilities in the pinned dependencies (needs the vulnerability database online).
+audit-deps:
+	bash scripts/audit-deps.sh
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -17,3 +17,5 @@ fi
 bash scripts/tools.sh
 echo "== pytest"
 $BIN/python -m pytest -q -p no:cacheprovider
+echo "== dependency audit"
+bash scripts/audit-deps.sh

@@ -103,3 +103,87 @@ def test_a_hostile_row_is_quarantined_without_its_formula_running(tmp_path: Path
     assert all(not cell.startswith(TRIGGERS) for row in rows for cell in row)
     assert rows[1][-1].startswith("'=1+cmd")
     store.close()
+
+
+# -- secrets and SQL ----------------------------------------------------------------------------
+
+import ast  # noqa: E402
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "tollguard"
+
+
+def _sql_calls_with_built_strings(root: Path = SRC) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            f = node.func
+            name = (
+                f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            )
+            if name not in ("text", "execute", "exec_driver_sql", "executescript", "executemany"):
+                continue
+            arg = node.args[0]
+            built = (
+                isinstance(arg, ast.JoinedStr)
+                or (isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod | ast.Add))
+                or (
+                    isinstance(arg, ast.Call)
+                    and isinstance(arg.func, ast.Attribute)
+                    and arg.func.attr == "format"
+                )
+            )
+            if built:
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_sql_is_never_built_from_strings(tmp_path: Path) -> None:
+    """Every statement is SQLAlchemy Core or a constant text with bound parameters."""
+    assert _sql_calls_with_built_strings() == []
+    (tmp_path / "bad.py").write_text(
+        'conn.execute(f"SELECT * FROM cdrs WHERE id = {x}")\n'
+        'conn.execute(text("DELETE FROM t WHERE a = %s" % a))\n',
+        encoding="utf-8",
+    )
+    assert _sql_calls_with_built_strings(tmp_path) == ["bad.py:1", "bad.py:2"]
+
+
+def test_no_token_reaches_the_logs_or_the_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from tests.engine_support import T0, US
+    from tests.test_service import Clock, RecordingSwitch, Service
+    from tollguard.app.service.api import create_app
+    from tollguard.app.service.runtime import ServiceRuntime, ServiceSettings
+
+    svc = Service(f"sqlite:///{tmp_path / 'tg.sqlite'}", tmp_path, Clock(T0), RecordingSwitch())
+    caplog.set_level(logging.DEBUG)
+    settings = ServiceSettings(db_url=svc.db, tick_s=3600, data_dir=tmp_path / "data")
+    rt = ServiceRuntime(settings, switch=svc.switch, clock=svc.clock)
+    with TestClient(create_app(rt)) as c:
+        made = c.post("/v1/tokens", json={"name": "k", "role": "switch"}, headers=svc.h("admin"))
+        new = made.json()["token"]
+        basic = base64.b64encode(f"kam:{new}".encode()).decode()
+        body = {"call_id": "x", "callee": US, "subscriber_id": "alice"}
+        c.post("/v1/authorize", json=body, headers={"Authorization": f"Basic {basic}"})
+        c.post("/v1/authorize", json=body, headers={"Authorization": "Bearer tg_wrong"})
+        c.post("/v1/subscribers/alice/suspend", json={"reason": "x" * 5}, headers=svc.h("analyst"))
+    secrets = [new, *svc.tokens.values()]
+    logged = caplog.text
+    assert not any(s in logged for s in secrets)
+    raw = (tmp_path / "tg.sqlite").read_bytes()
+    wal = tmp_path / "tg.sqlite-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    assert not any(s.encode() in raw for s in secrets)
+    journal = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
+    assert not any(s.encode() in journal for s in secrets)
