@@ -164,7 +164,7 @@ def start_kamailio(
         "TG_FAIL_POLICY": _quoted(fail_policy),
         "LOG_LEVEL": str(log_level),
         "SIP_CHILDREN": "2",
-        "ASYNC_WORKERS": "2",
+        "ASYNC_WORKERS": "4",
         **(extra or {}),
     }
     cmd = [binary, "-DD", "-E", "-f", str(cfg), "-Y", str(run_dir), "-m", "32", "-M", "8"]
@@ -224,6 +224,29 @@ def render_refuse(workdir: Path, code: int, reason: str) -> Path:
     return out
 
 
+UAS_MESSAGES = "uas_messages.log"
+
+
+def uas_received(workdir: Path, method: str, call_id: str) -> bool:
+    """Whether the UAS started in ``workdir`` received a ``method`` request of call ``call_id``."""
+    try:
+        text = (workdir / UAS_MESSAGES).read_text(errors="replace")
+    except OSError:
+        return False
+    for block in text.split("-----------------------------------------------"):
+        # a block: " <time>", "UDP message received [N] bytes :", "", the message
+        lines = [line.strip() for line in block.strip().splitlines()]
+        head = next(
+            (i for i, line in enumerate(lines[:3]) if line.startswith("UDP message ")), None
+        )
+        if head is None or not lines[head].startswith("UDP message received"):
+            continue
+        first = next((line for line in lines[head + 1 :] if line), "")
+        if first.startswith(f"{method} ") and f"Call-ID: {call_id}" in lines:
+            return True
+    return False
+
+
 def start_sipp_uas(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     """The called side (``uas.xml``) on 127.0.0.1:``port``, answering any number of calls."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -239,6 +262,9 @@ def start_sipp_uas(workdir: Path, port: int) -> subprocess.Popen[bytes]:
         "-trace_err",
         "-error_file",
         str(workdir / "uas_errors.log"),
+        "-trace_msg",
+        "-message_file",
+        str(workdir / UAS_MESSAGES),
     ]
     with (workdir / "uas.out").open("wb") as out:
         proc = subprocess.Popen(

@@ -8,9 +8,11 @@ Kamailio 5.6.3 (``tests/test_switch_kamailio.py`` runs them against a real Kamai
   none) with ``h_entry``, ``h_id`` and ``state`` (3 answered, 4 answered and acknowledged, 5
   ended); ``dlg.end_dlg <h_entry> <h_id> <extra headers>`` sends a BYE both ways, with our
   ``Reason`` and ``X-Tollguard-Reason`` headers, and answers ``{}`` (error 404 when the dialog is
-  gone). Kamailio then runs ``event_route[dialog:end]``, so the call-ended event still reaches
-  tollguard. (``dlg.terminate_dlg`` needs the Call-ID *and* both tags; ``dlg.end_dlg`` only works
-  on answered dialogs: a call still ringing cannot be cut this way.)
+  gone). The shipped config reports the call's end to tollguard when those BYEs leave, and holds
+  the reply to the first BYE until the second is sent (Kamailio otherwise drops the callee's BYE
+  when the caller answers first: kamailio issue #4268). (``dlg.terminate_dlg`` needs the Call-ID
+  *and* both tags; ``dlg.end_dlg`` only works on answered dialogs: a call still ringing cannot be
+  cut this way.)
 - the hard lists: ``htable.dump <table>`` (a list of slots, each ``{"slot": [{"name", "value"}]}``),
   ``htable.sets <table> <key> <value>`` and ``htable.delete <table> <key>``. A sync writes the new
   and changed keys first and deletes the stale ones afterwards, so a list is never empty in
