@@ -15,6 +15,10 @@ if [ -z "${TOLLGUARD_TEST_PG:-}" ] && [ -x scripts/postgres.sh ]; then
   fi
 fi
 bash scripts/tools.sh
+# Kamailio and sipp for the SIP tests (tests/e2e, tests/test_switch_kamailio.py).
+if [ -x scripts/kamailio.sh ] && ! bash scripts/kamailio.sh >/dev/null; then
+  echo "Kamailio/sipp could not be installed here; the Kamailio tests will be skipped."
+fi
 echo "== pytest"
 $BIN/python -m pytest -q -p no:cacheprovider
 echo "== dependency audit"
