@@ -19,6 +19,7 @@ bash scripts/tools.sh
 if [ -x scripts/kamailio.sh ] && ! bash scripts/kamailio.sh >/dev/null; then
   echo "Kamailio/sipp could not be installed here; the Kamailio tests will be skipped."
 fi
+if chromium=$(TOLLGUARD_CJK_FONT=1 bash scripts/chromium.sh); then export TOLLGUARD_CHROMIUM="$chromium"; else echo "Chromium could not be installed here; the browser tests will be skipped."; fi
 echo "== pytest"
 $BIN/python -m pytest -q -p no:cacheprovider
 echo "== dependency audit"

@@ -442,7 +442,7 @@ async def _dashboard_context(p: Page) -> dict[str, Any]:
 
     def read() -> tuple[list[Any], list[Any]]:
         rt.recorder.flush()
-        alerts = rt.store.list_alerts(limit=100)
+        alerts = rt.store.list_alerts(limit=500)
         requests = rt.store.search_audit(
             action="portal.request_restore", since=views.since_hours(now, 24 * 30), limit=50
         )
@@ -456,12 +456,13 @@ async def _dashboard_context(p: Page) -> dict[str, Any]:
         if status != "active":
             pending.append({"entry": e, "subscriber_id": sid, "status": status})
     day_ago = views.since_hours(now, 24)
+    recent = [a for a in alerts if a.time >= day_ago]
     return {
         "cases": cases,
         "case_sort": case_sort,
-        "alerts": views.alert_rows(alerts, alert_sort),
+        "alerts": views.alert_rows(recent[:50], alert_sort),
         "alert_sort": alert_sort,
-        "alerts_24h": sum(1 for a in alerts if a.time >= day_ago),
+        "alerts_24h": len(recent),
         "pending": pending,
         "controls": controls,
         "updated": now,
