@@ -577,3 +577,30 @@ def test_replayed_history_warms_the_live_service(tmp_path: Path) -> None:
 def test_no_page_loads_anything_from_a_cdn(client: TestClient) -> None:
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
+
+
+def test_a_reported_call_is_metered_even_where_its_set_up_would_have_been_refused(
+    client: TestClient, svc: Service
+) -> None:
+    rows = [
+        {
+            "call_id": "late-cu",
+            "subscriber_id": "alice",
+            "caller": ALICE,
+            "callee": "+5351234567",
+            "start": "2026-10-05T02:00:00+09:00",
+            "answer": "2026-10-05T02:00:05+09:00",
+            "end": "2026-10-05T02:10:05+09:00",
+            "disposition": "ANSWERED",
+            "source_ip": "198.51.100.7",
+        }
+    ]
+    # the engine refuses such a set-up for alice (see the country-restriction test)
+    assert authorize(client, svc, "probe-cu", CU)["decision"] == "deny"
+    for _ in range(2):  # sent twice: metered once
+        r = client.post("/v1/cdrs", json=rows, headers=svc.h("switch"))
+        assert r.status_code == 200, r.text
+    m = client.get("/v1/subscribers/alice", headers=svc.h("analyst")).json()["metered"]
+    assert m["international_calls"] == 1
+    assert m["billable_seconds"] == 600
+    assert m["charge_jpy"] > 0

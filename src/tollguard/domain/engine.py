@@ -36,6 +36,7 @@ from tollguard.domain.events import (
     ActionKind,
     CallAnswered,
     CallEnded,
+    CallReported,
     CallStarted,
     ContactOutcome,
     Decision,
@@ -254,6 +255,8 @@ class Engine:
                 call.answered = t
         elif isinstance(event, CallEnded):
             self._call_ended(event, t, out)
+        elif isinstance(event, CallReported):
+            self._call_reported(event, t, out)
         elif isinstance(event, SipEvent):
             self.policy.sip_event(event, out)
         elif isinstance(event, Tick):
@@ -494,6 +497,21 @@ class Engine:
         if event.answered_at is not None:  # the CDR's answer time is the billed one
             call.answered = min(event.answered_at, t)
         self._finish(event.call_id, t, out)
+
+    def _call_reported(self, event: CallReported, t: float, out: list[Output]) -> None:
+        cid = event.call_id
+        start = CallStarted(t, cid, event.subscriber_id, event.callee, event.source_ip)
+        self._call_started(t, cid, event.subscriber_id, event.callee, event.source_ip, out)
+        call = self.active.get(cid)
+        if call is None:  # refused or domestic: an international call still happened
+            self.dropped.discard(cid)
+            ctx = self.enrich(start, t)
+            if not ctx.international:
+                return
+            call = ActiveCall(ctx, 0.0, 0, 0, learnable=False)
+            self.register_active(call)
+        call.answered = t - event.billable_seconds if event.billable_seconds > 0 else None
+        self._finish(cid, t, out)
 
     def terminate(self, call_id: str, t: float, reason: str, out: list[Output]) -> None:
         """Cut a call in progress: its cost stops now and its later end is ignored."""

@@ -46,6 +46,22 @@ class CallEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class CallReported:
+    """A call known only after it ended (a CDR the switch sends later, with no set-up asked).
+
+    It happened whatever the engine would have decided: its set-up is assessed (the evidence
+    counts) and its charge is metered, as of when the report arrives.
+    """
+
+    time: float
+    call_id: str
+    subscriber_id: str
+    callee: str
+    source_ip: str | None
+    billable_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class SipEvent:
     """A SIP security event (authentication failure or success, registration)."""
 
@@ -100,7 +116,16 @@ class ManualControl:
     subscriber_id: str | None = None
 
 
-Event = CallStarted | CallAnswered | CallEnded | SipEvent | Tick | ContactOutcome | ManualControl
+Event = (
+    CallStarted
+    | CallAnswered
+    | CallEnded
+    | CallReported
+    | SipEvent
+    | Tick
+    | ContactOutcome
+    | ManualControl
+)
 
 # --------------------------------------------------------------------------------------------
 # Outputs

@@ -23,6 +23,7 @@ from tollguard.domain.events import (
     ActionKind,
     CallAnswered,
     CallEnded,
+    CallReported,
     CallStarted,
     ContactOutcome,
     ContactResult,
@@ -60,6 +61,9 @@ def encode(seq: int, event: Event | CdrSeen) -> list[object]:
         return [seq, "a", event.time, event.call_id]
     if isinstance(event, CallEnded):
         return [seq, "e", event.time, event.call_id, event.answered_at]
+    if isinstance(event, CallReported):
+        return [seq, "r", event.time, event.call_id, event.subscriber_id, event.callee,
+                event.source_ip, event.billable_seconds]  # fmt: skip
     if isinstance(event, Tick):
         return [seq, "t", event.time]
     if isinstance(event, SipEvent):
@@ -86,6 +90,8 @@ def decode(row: list[object]) -> tuple[int, Event | CdrSeen]:
         event = CallAnswered(time, str(a[0]))
     elif kind == "e":
         event = CallEnded(time, str(a[0]), _num(a[1]))
+    elif kind == "r":
+        event = CallReported(time, str(a[0]), str(a[1]), str(a[2]), _opt(a[3]), float(a[4]))  # type: ignore[arg-type]
     elif kind == "t":
         event = Tick(time)
     elif kind == "d":

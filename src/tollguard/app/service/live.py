@@ -22,6 +22,7 @@ from tollguard.domain.events import (
     ActionKind,
     CallAnswered,
     CallEnded,
+    CallReported,
     CallStarted,
     ContactOutcome,
     ContactResult,
@@ -191,11 +192,8 @@ class LiveEngine:
             return False
         t = self.now()
         self._process(CdrSeen(t, call_id))
-        out = self._process(CallStarted(t, call_id, subscriber_id, callee, source_ip))
-        out = [o for o in out if not isinstance(o, Decision)]
-        answered = t - billable_seconds if billable_seconds > 0 else None
-        out += self._process(CallEnded(t, call_id, answered))
-        self._emit(out)
+        event = CallReported(t, call_id, subscriber_id, callee, source_ip, billable_seconds)
+        self._emit([o for o in self._process(event) if not isinstance(o, Decision)])
         return True
 
     def sip_event(
