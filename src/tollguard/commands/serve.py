@@ -115,6 +115,7 @@ def serve_command(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         cfg = EngineConfig.load(config) if config is not None else EngineConfig()
     except ConfigError as exc:

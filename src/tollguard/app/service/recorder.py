@@ -106,6 +106,21 @@ def restored_notice(restore: Action) -> Action:
     )
 
 
+def number_forms(number: str) -> set[str]:
+    """The forms a switch may present a customer's number in: E.164 with and without ``+``, and
+    national (trunk prefix and national number, e.g. ``0312345678``)."""
+    forms = {number, number.lstrip("+")}
+    try:
+        parsed = phonenumbers.parse(number if number.startswith("+") else "+" + number, None)
+    except phonenumbers.NumberParseException:
+        return forms
+    region = phonenumbers.region_code_for_number(parsed)
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region) if region else None
+    trunk = (meta.national_prefix or "") if meta is not None else ""
+    forms.add(trunk + phonenumbers.national_significant_number(parsed))
+    return forms
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -482,8 +497,7 @@ class Recorder:
             if sub.subscriber_id in suspended or sub.intl_status is IntlStatus.SUSPENDED:
                 names.add(sub.subscriber_id)
                 for number in sub.numbers:
-                    names.add(number.lstrip("+"))
-                    names.add(number)
+                    names.update(number_forms(number))
         lists = HardLists(frozenset(ips), frozenset(names | suspended), frozenset(prefixes))
         return lists, blocks
 
