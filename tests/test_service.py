@@ -468,7 +468,7 @@ def test_every_route_of_the_openapi_spec_enforces_its_roles(
 ) -> None:
     spec = client.get("/openapi.json").json()
     fill = {"subscriber_id": "alice", "control_id": "1", "token_id": "999", "kind": "country"}
-    fill |= {"value": "XX"}
+    fill |= {"value": "XX", "case_id": "1"}
     walked = 0
     for path, methods in spec["paths"].items():
         for method in methods:
@@ -604,3 +604,18 @@ def test_a_reported_call_is_metered_even_where_its_set_up_would_have_been_refuse
     assert m["international_calls"] == 1
     assert m["billable_seconds"] == 600
     assert m["charge_jpy"] > 0
+
+
+def test_a_call_cut_while_ringing_is_cut_again_when_answered(
+    client: TestClient, svc: Service
+) -> None:
+    assert authorize(client, svc, "ring-1", US)["decision"] == "allow"
+    r = client.post(
+        "/v1/subscribers/alice/suspend", json={"reason": "attack"}, headers=svc.h("analyst")
+    )
+    assert r.json()["calls_cut"] == ["ring-1"]
+    h = svc.h("switch")
+    assert client.post("/v1/events/call-answered", json={"call_id": "ring-1"}, headers=h).is_success
+    client.get("/v1/controls", headers=svc.h("analyst"))  # waits for the recorder
+    assert [c for c, _ in svc.switch.cut] == ["ring-1", "ring-1"]
+    assert svc.switch.cut[-1][1] == "refused_or_cut_before_answer"

@@ -31,6 +31,7 @@ from tollguard.domain.events import (
     ManualControl,
     Output,
     SipEvent,
+    Terminate,
     Tick,
 )
 from tollguard.domain.records import SipEventKind, Subscriber
@@ -165,8 +166,13 @@ class LiveEngine:
         return decision
 
     def call_answered(self, call_id: str) -> None:
-        """The callee answered: billing starts now."""
-        self._emit(self._process(CallAnswered(self.now(), call_id)))
+        """The callee answered: billing starts now. A call tollguard refused or already cut
+        (a switch can only cut an answered call) is cut again now that it can be."""
+        t = self.now()
+        out = self._process(CallAnswered(t, call_id))
+        if call_id in self.engine.dropped:
+            out = [*out, Terminate(t, call_id, "refused_or_cut_before_answer")]
+        self._emit(out)
 
     def call_ended(self, call_id: str, *, billable_seconds: float | None = None) -> None:
         """The call ended now (``billable_seconds`` overrides the duration the service saw)."""
