@@ -28,6 +28,7 @@ from tollguard.adapters.exports import ipset_restore, nftables_set
 from tollguard.adapters.store import StoreError
 from tollguard.app.console import router as console_router
 from tollguard.app.service.auth import Principal, Role, new_token, token_hash
+from tollguard.app.service.case_routes import case_router
 from tollguard.app.service.deps import (
     AsAdmin,
     AsAnalyst,
@@ -289,6 +290,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     if runtime.settings.fast_authorize:
         app.add_middleware(AuthorizeFastPath, runtime=runtime, metrics=metrics)
     app.include_router(intel_router)
+    app.include_router(case_router)
 
     # -- health ----------------------------------------------------------------------------
     @app.get("/healthz", tags=["health"])
