@@ -232,3 +232,46 @@ def test_the_service_sends_the_post_notification_from_the_carriers_template(
     when = format_when(T0.timestamp())
     assert note["body"].endswith(f"Customer alice: suspended at {when} because pumping to +882.\n")
     assert "国際通話のご利用を一時休止" in note["body"]  # the packaged Japanese text
+
+
+def test_dormant_consent_request_and_security_advice_are_recorded_with_their_text(
+    tmp_path: Path,
+) -> None:
+    from tollguard.domain.records import IntlStatus, Segment, Subscriber
+    from tollguard.domain.records import Service as Line
+
+    db = tmp_path / "s.sqlite"
+    store = Store.open(path=db)
+    subs = [
+        Subscriber("d1", Segment.RESIDENTIAL, Line.IP, ("+81355550101",), "d1@example.jp",
+                   IntlStatus.ENABLED),
+        Subscriber("d2", Segment.BUSINESS, Line.PSTN, ("+81355550102",), "",
+                   IntlStatus.ENABLED),
+    ]  # fmt: skip
+    store.upsert_subscribers(subs, at=T0)
+    store.close()
+    _register()
+    runner = CliRunner()
+    ask = ["dormant", "consent", "d1", "--state", "requested", "--by", "op-1", "--reason", "mail"]
+    r = runner.invoke(app, [*ask, "--months", "9", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "consent request recorded, not sent" in r.output
+    r = runner.invoke(app, ["dormant", "consent", "d2", "--state", "requested", "--by", "op-1",
+                            "--reason", "letter campaign", "--db", str(db)])  # fmt: skip
+    assert r.exit_code == 0 and "no email address on record" in r.output
+    r = runner.invoke(app, ["notices", "send", "--all", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "1 security advice notices recorded, 0 sent" in r.output
+    assert "1 customers without an email address skipped" in r.output
+    r = runner.invoke(app, ["notices", "send", "--subscriber", "nobody", "--db", str(db)])
+    assert r.exit_code == 2 and "no such customer: nobody" in r.output
+    store = Store.open(path=db)
+    notes = {n.kind: n for n in store.list_notifications(subscriber_id="d1")}
+    assert set(notes) == {"dormant_consent_request", "security_advice"}
+    request = notes["dormant_consent_request"]
+    assert request.recipient == "d1@example.jp" and request.status == "failed"
+    assert "9か月以上" in request.body and "for 9 months or more" in request.body
+    assert "(last one:\n-)" in request.body  # never called abroad
+    actions = [e.action for e in store.list_audit(subject="subscriber:d1")]
+    assert actions == ["consent.requested", "notification.failed", "notification.failed"]
+    store.close()

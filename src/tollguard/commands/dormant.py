@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,6 +12,10 @@ from rich.table import Table
 
 from tollguard.adapters.csvsafe import SafeCsvWriter
 from tollguard.cli import app
+
+if TYPE_CHECKING:
+    from tollguard.adapters.notify import Channel
+    from tollguard.adapters.store import Store
 
 dormant_app = typer.Typer(
     help=(
@@ -27,6 +32,37 @@ _STATES = ("requested", "granted", "declined", "withdrawn")
 
 def _iso(t: float | None) -> str:
     return "" if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+
+
+def _send_consent_request(
+    store: Store, subscriber_id: str, months: float, mailer: Channel | None
+) -> str:
+    """Record (and send, with a mailer) the consent request notice; says what happened."""
+    from tollguard.app.notices import NoticeCatalog, PreparedNotice, deliver_now, format_day
+
+    sub = store.get_subscriber(subscriber_id)
+    if sub is None or not sub.email:
+        return "no email address on record: ask the customer another way"
+    abroad = [
+        r.cdr.start.timestamp()
+        for r in store.list_cdrs(subscriber_id=subscriber_id)
+        if r.callee_e164 and not r.callee_e164.startswith("+81")
+    ]
+    subject, body = NoticeCatalog(store).render(
+        "dormant_consent_request",
+        {
+            "subscriber_id": subscriber_id,
+            "months": f"{months:g}",
+            "last_international": format_day(max(abroad)) if abroad else "-",
+        },
+    )
+    notice = PreparedNotice(
+        "dormant_consent_request", subscriber_id, sub.email, subject, body, "consent:requested"
+    )
+    [done] = deliver_now(store, [notice], mailer=mailer)
+    if done.status == "sent":
+        return f"consent request sent to {sub.email}"
+    return f"consent request recorded, not sent: {done.last_error}"
 
 
 @dormant_app.command("report")
@@ -121,8 +157,22 @@ def consent_command(
     by: str = typer.Option(..., "--by", help="Who records it (audited)."),
     reason: str = typer.Option(..., "--reason", help="Why, e.g. how the customer answered."),
     db: str | None = typer.Option(None, "--db", help="Store (URL or SQLite file)."),
+    months: float = typer.Option(
+        6.0, "--months", min=0.5, help="Months without a call abroad (said in the request)."
+    ),
+    smtp_host: str | None = typer.Option(
+        None, "--smtp-host", help="SMTP server for the consent request (else recorded, unsent)."
+    ),
+    smtp_port: int = typer.Option(25, "--smtp-port", help="SMTP port."),
+    smtp_from: str = typer.Option("tollguard@localhost", "--smtp-from", help="Sender address."),
+    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Use STARTTLS."),
+    smtp_user: str | None = typer.Option(
+        None, "--smtp-user", help="SMTP login; the password is read from $TOLLGUARD_SMTP_PASSWORD."
+    ),
 ) -> None:
-    """Record a consent change; a grant suspends international calling, a withdrawal restores."""
+    """Record a consent change; a grant suspends international calling, a withdrawal restores.
+    A request sends the customer the consent request notice (dormant_consent_request), recorded
+    with its text."""
     from tollguard.adapters.store import Store
     from tollguard.commands.ingest import resolve_db_url
     from tollguard.domain.dormant import ConsentError, ConsentState, check_transition
@@ -132,6 +182,7 @@ def consent_command(
         err.print(f"[red]error:[/red] --state must be one of {', '.join(_STATES)}")
         raise typer.Exit(2)
     new = ConsentState(state)
+    request_note = ""
     store = Store.open(resolve_db_url(db))
     try:
         current = store.get_consent(subscriber_id)
@@ -154,6 +205,11 @@ def consent_command(
                     store.lift_control(
                         c.id, by=by, reason=f"consent withdrawn: {reason}", at=now, conn=conn
                     )
+        if new is ConsentState.REQUESTED:
+            from tollguard.commands.notices import smtp_mailer
+
+            mailer = smtp_mailer(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
+            request_note = _send_consent_request(store, subscriber_id, months, mailer)
     except ConsentError as exc:
         err.print(f"[red]error:[/red] {subscriber_id}: {exc}")
         raise typer.Exit(2) from exc
@@ -165,4 +221,6 @@ def consent_command(
         ConsentState.DECLINED: "nothing changes",
         ConsentState.WITHDRAWN: "international calling restored",
     }[new]
+    if new is ConsentState.REQUESTED:
+        effect = request_note
     Console().print(f"{subscriber_id}: consent {new.value} ({effect}); recorded in the audit log")

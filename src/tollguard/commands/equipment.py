@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from tollguard.cli import app
-
-if TYPE_CHECKING:
-    from tollguard.adapters.notify import Channel
 
 equipment_app = typer.Typer(
     help=(
@@ -28,20 +23,6 @@ equipment_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(equipment_app, name="equipment")
-
-
-def mailer_option(
-    host: str | None, port: int, sender: str, starttls: bool, user: str | None
-) -> Channel | None:
-    """An SMTP mailer from command-line options (password from $TOLLGUARD_SMTP_PASSWORD)."""
-    if not host:
-        return None
-    from tollguard.adapters.notify import SmtpMailer
-
-    password = os.environ.get("TOLLGUARD_SMTP_PASSWORD") if user else None
-    return SmtpMailer(
-        host, port, sender=sender, starttls=starttls, username=user, password=password
-    )
 
 
 @equipment_app.command("report")
@@ -106,6 +87,7 @@ def report_command(
     )
     from tollguard.app.notices import JST, NoticeCatalog
     from tollguard.commands.ingest import resolve_db_url
+    from tollguard.commands.notices import smtp_mailer
     from tollguard.domain.equipment import ConcentrationSettings
 
     console, err = Console(), Console(stderr=True)
@@ -180,7 +162,7 @@ def report_command(
                 highlight=False,
             )
             if notify and store is not None:
-                mailer = mailer_option(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
+                mailer = smtp_mailer(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
                 recorded, sent = notify_customers(store, alert, inputs, mailer=mailer)
                 console.print(
                     f"  {recorded} warnings recorded, {sent} sent"

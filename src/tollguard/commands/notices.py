@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from tollguard.cli import app
+
+if TYPE_CHECKING:
+    from tollguard.adapters.notify import Channel
 
 notices_app = typer.Typer(
     help=(
@@ -35,6 +40,21 @@ EXAMPLE_VALUES: dict[str, str] = {
     "incidents": "7",
     "since": "2026-10-01",
 }
+
+
+def smtp_mailer(
+    host: str | None, port: int, sender: str, starttls: bool, user: str | None
+) -> Channel | None:
+    """An SMTP mailer from command-line options (password from $TOLLGUARD_SMTP_PASSWORD), or
+    ``None`` without a host (notices are then recorded as not sent, with the reason)."""
+    if not host:
+        return None
+    from tollguard.adapters.notify import SmtpMailer
+
+    password = os.environ.get("TOLLGUARD_SMTP_PASSWORD") if user else None
+    return SmtpMailer(
+        host, port, sender=sender, starttls=starttls, username=user, password=password
+    )
 
 
 def _fail(message: str) -> typer.Exit:
@@ -176,3 +196,66 @@ def reset_command(
         )
     message = "the packaged template applies again" if dropped else "it was packaged already"
     Console().print(f"{kind}/{locale}: {message}")
+
+
+@notices_app.command("send")
+def send_command(
+    subscriber: list[str] = typer.Option(
+        [], "--subscriber", help="Customer to advise (repeatable)."
+    ),
+    everyone: bool = typer.Option(False, "--all", help="Every customer with an email address."),
+    db: str | None = typer.Option(None, "--db", help="Store (URL or SQLite file)."),
+    smtp_host: str | None = typer.Option(None, "--smtp-host", help="SMTP server."),
+    smtp_port: int = typer.Option(25, "--smtp-port", help="SMTP port."),
+    smtp_from: str = typer.Option("tollguard@localhost", "--smtp-from", help="Sender address."),
+    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Use STARTTLS."),
+    smtp_user: str | None = typer.Option(
+        None, "--smtp-user", help="SMTP login; the password is read from $TOLLGUARD_SMTP_PASSWORD."
+    ),
+) -> None:
+    """Send the security advice (security_advice) to customers: each notice is recorded with its
+    text, and sent when --smtp-host is given (else recorded as not sent, with the reason). The
+    other kinds are sent by their own workflows (suspension, restoration, dormant consent
+    request, equipment warning)."""
+    from tollguard.adapters.store import Store
+    from tollguard.app.notices import NoticeCatalog, PreparedNotice, deliver_now
+    from tollguard.commands.ingest import resolve_db_url
+
+    if not subscriber and not everyone:
+        raise _fail("give --subscriber (repeatable) or --all")
+    with Store.open(resolve_db_url(db)) as store:
+        if everyone:
+            subs = store.list_subscribers()
+        else:
+            found = {sid: store.get_subscriber(sid) for sid in subscriber}
+            unknown = [sid for sid, sub in found.items() if sub is None]
+            if unknown:
+                raise _fail(f"no such customer: {', '.join(unknown)}")
+            subs = [sub for sub in found.values() if sub is not None]
+        catalog = NoticeCatalog(store)
+        at = datetime.now(UTC)
+        todo = []
+        for sub in subs:
+            if not sub.email:
+                continue
+            subject, body = catalog.render("security_advice", {"subscriber_id": sub.subscriber_id})
+            todo.append(
+                PreparedNotice(
+                    "security_advice",
+                    sub.subscriber_id,
+                    sub.email,
+                    subject,
+                    body,
+                    f"advice:{at.date().isoformat()}",
+                )
+            )
+        mailer = smtp_mailer(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
+        done = deliver_now(store, todo, mailer=mailer)
+    sent = sum(1 for n in done if n.status == "sent")
+    skipped = len(subs) - len(todo)
+    Console().print(
+        f"{len(done)} security advice notices recorded, {sent} sent"
+        + ("" if mailer else " (no --smtp-host: recorded as not sent)")
+        + (f"; {skipped} customers without an email address skipped" if skipped else ""),
+        highlight=False,
+    )
