@@ -65,6 +65,8 @@ LABELS: dict[str, str] = {
     "sent": N_("sent"),
     "failed": N_("not sent"),
     "pending": N_("pending"),
+    # the region phonenumbers gives non-geographic numbers
+    "001": N_("international networks (satellite, +88x)"),
     # roles
     "analyst": N_("analyst"),
     "admin": N_("admin"),

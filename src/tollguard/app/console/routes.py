@@ -115,6 +115,8 @@ def _environment(locale: str) -> Environment:
         if not code:
             return ""
         code = str(code)
+        if code == "001":  # phonenumbers' region of the non-geographic codes (+881, +882, ...)
+            return f"{tr.gettext(LABELS['001'])} (001)"
         name = names.get(code.upper()) if len(code) == 2 else None
         return f"{name} ({code})" if name else code
 
