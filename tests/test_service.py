@@ -619,3 +619,35 @@ def test_a_call_cut_while_ringing_is_cut_again_when_answered(
     client.get("/v1/controls", headers=svc.h("analyst"))  # waits for the recorder
     assert [c for c, _ in svc.switch.cut] == ["ring-1", "ring-1"]
     assert svc.switch.cut[-1][1] == "refused_or_cut_before_answer"
+
+
+def test_destination_denials_are_stored_under_what_the_engine_enforces() -> None:
+    from tollguard.app.service.recorder import action_control
+    from tollguard.domain.controls import ControlKind
+    from tollguard.domain.events import Action, ActionKind
+
+    deny = ActionKind.DENY_DESTINATION
+    rng = Action(T0, deny, "r", subscriber_id="S1", country="BY", prefix="3759")
+    assert action_control(rng) == (ControlKind.DESTINATION_DENIAL, "S1:+3759")
+    country = Action(T0, deny, "r", subscriber_id="S1", country="BY")
+    assert action_control(country) == (ControlKind.DESTINATION_DENIAL, "S1:BY")
+    everyone = Action(T0, deny, "r", country="LV", prefix="37181")
+    assert action_control(everyone) == (ControlKind.DESTINATION_DENIAL, "37181")
+
+
+def test_a_customers_own_suspension_is_not_sent_the_fraud_post_notification(
+    client: TestClient, svc: Service
+) -> None:
+    from tollguard.domain.events import ActionKind
+
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    rt.live.manual(
+        ActionKind.SUSPEND_INTERNATIONAL, "alice", reason="asked by the customer",
+        actor="customer:alice",
+    )  # fmt: skip
+    rt.recorder.flush()
+    audit = client.get("/v1/audit", headers=svc.h("analyst")).json()
+    assert [e["action"] for e in audit if e["action"] == "notify"] == []
+    client.post("/v1/subscribers/bob2/suspend", json={"reason": "fraud"}, headers=svc.h("analyst"))
+    audit = client.get("/v1/audit", headers=svc.h("analyst")).json()
+    assert [e["subject"] for e in audit if e["action"] == "notify"] == ["subscriber:bob2"]

@@ -67,7 +67,8 @@ def action_control(action: Action) -> tuple[ControlKind, str] | None:
     elif kind is ControlKind.IP_BLOCK:
         subject = action.ip or ""
     else:
-        target = action.country if action.country else f"+{action.prefix}"
+        # a customer's range denial also names the country the range is in: the range it is
+        target = f"+{action.prefix}" if action.prefix else (action.country or "")
         if action.subscriber_id is None:
             target = action.prefix or ""
         return kind, store_subject(kind, target, action.subscriber_id)
@@ -307,7 +308,11 @@ class Recorder:
                     controls_changed |= self._action(o, conn)
                     if o.action is ActionKind.NOTIFY:
                         notices.append(o)
-                    if o.action is ActionKind.SUSPEND_INTERNATIONAL and o.evidence.get("manual"):
+                    if (
+                        o.action is ActionKind.SUSPEND_INTERNATIONAL
+                        and o.evidence.get("manual")
+                        and not o.actor.startswith("customer:")  # confirmed to them by the portal
+                    ):
                         # an operator's suspension is post-notified like tollguard's own (事後連絡)
                         notice = post_notification(o)
                         self._action(notice, conn)
