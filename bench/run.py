@@ -47,6 +47,8 @@ class BenchResult:
     command: str = ""
     higher_is_better: bool = True
     details: str = ""
+    #: Markdown printed after the group's table (a breakdown, a profile summary, a plot).
+    notes: str = ""
 
     @property
     def met(self) -> bool | None:
@@ -85,6 +87,11 @@ def best_of(runs: int, fn: Callable[[], object]) -> tuple[float, float]:
     """(best, median) wall-clock seconds of ``runs`` calls of ``fn``."""
     timing = measure(runs, fn)
     return timing.best, timing.median
+
+
+#: The report ``--write`` updates in this run (None without ``--write``): groups that make
+#: files for it (a plot) write them beside it.
+REPORT: Path | None = None
 
 
 def groups() -> list[str]:
@@ -152,6 +159,9 @@ def render_section(group: str, results: Sequence[BenchResult], command: str) -> 
         if r.command:
             details = f"{details} Reproduce: `{r.command}`".strip()
         lines.append(f"| {r.name} | {_format(r.figure)} {r.unit} | {target} | {met} | {details} |")
+    for r in results:
+        if r.notes:
+            lines.extend(["", r.notes.strip()])
     lines.append(f"<!-- bench:{group}:end -->")
     return "\n".join(lines) + "\n"
 
@@ -161,7 +171,9 @@ _HEADER = """# Benchmarks
 Measured performance of tollguard, written by `make bench` (`python -m bench.run --write
 docs/benchmarks.md`). Each section is one benchmark group (`bench/bench_<group>.py`) with the
 machine, date and exact command it was measured with; re-run one group with
-`python -m bench.run --only <group> --write docs/benchmarks.md`.
+`python -m bench.run --only <group> --write docs/benchmarks.md`. The scale groups (throughput,
+memory, growth, profile) simulate their carriers once per run (`bench/carriers.py`); set
+`TOLLGUARD_BENCH_CARRIERS=DIR` to keep them in DIR for the next run.
 
 """
 
@@ -197,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown group(s) {', '.join(unknown)}; available: {', '.join(available)}")
     command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
+    global REPORT
+    REPORT = args.write
     sections: dict[str, str] = {}
     missed = False
     for group in wanted:
@@ -210,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 target += "" if r.met is None else ("met)" if r.met else "MISSED)")
                 print(f"    {r.name}: {_format(r.figure)} {r.unit}{target}", flush=True)
                 missed = missed or r.met is False
+                if r.notes:
+                    print("\n".join(f"      {line}" for line in r.notes.strip().splitlines()))
         sections[group] = render_section(group, results, command)
     if args.write is not None:
         write_report(args.write, sections)
