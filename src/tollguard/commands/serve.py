@@ -76,6 +76,13 @@ def serve_command(
         min=1.0,
         help="Seconds between saves of the engine's state (the journal covers the time between).",
     ),
+    instance: str = typer.Option(
+        "",
+        "--instance",
+        help="This process's name when several share one database (PostgreSQL), each with its "
+        "own --data-dir: its saved state and journal are kept under it; control changes made by "
+        "any of them are enforced by all within a second.",
+    ),
     limit_concurrency: int = typer.Option(
         1024,
         "--limit-concurrency",
@@ -158,6 +165,7 @@ def serve_command(
         config=cfg,
         data_dir=data_dir,
         snapshot_s=snapshot_interval,
+        instance=instance,
         carrier_name=carrier_name,
         intel_key=intel_key,
         intel_policy=ImportPolicy(auto_accept_from=frozenset(intel_auto_accept_from)),

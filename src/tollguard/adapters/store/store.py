@@ -727,6 +727,15 @@ class Store:
             )
         return control
 
+    def controls_version(self) -> tuple[int, datetime | None, int]:
+        """Changes to controls, cheaply: (newest id, newest lift time, number lifted). Several
+        service processes poll it to learn of each other's control changes."""
+        c = s.controls.c
+        q = select(func.coalesce(func.max(c.id), 0), func.max(c.lifted_at), func.count(c.lifted_at))
+        with self._read() as conn:
+            newest, lifted_at, lifted = conn.execute(q).one()
+        return int(newest), lifted_at, int(lifted)
+
     def get_control(self, control_id: int) -> Control | None:
         """One control by id, or ``None``."""
         with self._read() as conn:

@@ -176,11 +176,14 @@ class Recorder:
         on_notify: Callable[[Action], None] | None = None,
         exporter: BlockListExporter | None = None,
         clock: Callable[[], float] = time.time,
+        journal_offset: str = JOURNAL_OFFSET,
     ) -> None:
         self.store = store
         self.switch = switch
         self.on_notify = on_notify
         self.exporter = exporter
+        self.journal_offset = journal_offset
+        self._busy = False
         self.clock = clock
         self.stats = RecorderStats()
         self.case_ids: dict[str, int] = {
@@ -229,14 +232,21 @@ class Recorder:
         """Jobs waiting."""
         return self._queue.qsize()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing being done: the store holds every output so far."""
+        return not self._busy and self._queue.empty()
+
     def _run(self) -> None:
         while True:
             job = self._queue.get()
+            self._busy = True
             try:
                 if job is _STOP:
                     return
                 self._do(job)
             finally:
+                self._busy = False
                 self._queue.task_done()
 
     def _drain(self) -> None:
@@ -336,7 +346,7 @@ class Recorder:
                 self._terminate_record(o, conn)
             if seq:
                 self.store.set_input_offset(
-                    JOURNAL_OFFSET, seq, at=utc(self.clock()), detail={}, conn=conn
+                    self.journal_offset, seq, at=utc(self.clock()), detail={}, conn=conn
                 )
         # Outside the transaction, and never retried with it (that would record it twice).
         for o in cuts:

@@ -10,8 +10,11 @@ import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from tollguard.adapters.exports import BlockListExporter
 from tollguard.adapters.intel.service import ImportPolicy, restricted_list
@@ -19,7 +22,12 @@ from tollguard.adapters.store import Store
 from tollguard.app.equipment import service_check
 from tollguard.app.service.auth import TokenTable
 from tollguard.app.service.journal import EventJournal
-from tollguard.app.service.live import LiveEngine, control_from_record, reconcile_controls
+from tollguard.app.service.live import (
+    LiveEngine,
+    control_from_record,
+    reconcile_controls,
+    store_subject,
+)
 from tollguard.app.service.outbox import Outbox
 from tollguard.app.service.recorder import JOURNAL_OFFSET, Recorder, utc
 from tollguard.app.service.switch import SwitchControl
@@ -32,6 +40,8 @@ from tollguard.domain.records import IntlStatus
 log = logging.getLogger("tollguard.service")
 
 SNAPSHOT_NAME = "live"
+RECORD_WAIT_S = 5.0
+"""How long a change made outside the engine waits for the recorder before it is answered."""
 
 
 @dataclass(slots=True)
@@ -50,6 +60,13 @@ class ServiceSettings:
     one client address within ``login_lock_s``, after which that address is refused)."""
     login_lock_s: float = 900.0
     """How long a locked username (or a refused client address) waits."""
+    instance: str = ""
+    """This process's name when several ``tollguard serve`` processes share one database (each
+    with its own ``data_dir``): its saved state and journal position are kept under it."""
+    sync_controls_s: float = 0.25
+    """How often the database is asked whether controls changed (made or lifted by another
+    process, or by accepted intelligence): one cheap aggregate query, off the event loop; a
+    change is enforced here within about this time."""
     tick_s: float = 1.0
     """How often (wall seconds) periodic work is looked for: metering of calls in progress,
     contact timers and expiries (the engine itself runs them every minute of event time)."""
@@ -100,7 +117,10 @@ class ServiceRuntime:
             on_notify=None if outbox is None else outbox.notify,
             exporter=exporter,
             clock=clock,
+            journal_offset=JOURNAL_OFFSET + (f":{settings.instance}" if settings.instance else ""),
         )
+        self.snapshot_name = SNAPSHOT_NAME + (f":{settings.instance}" if settings.instance else "")
+        self._controls_version: tuple[int, datetime | None, int] | None = None
         engine = Engine(self.store.list_subscribers(), settings.config)
         self.live = LiveEngine(engine, self.recorder, clock=clock)
         self.journal = EventJournal(settings.data_dir / "journal")
@@ -113,7 +133,7 @@ class ServiceRuntime:
 
     def _restore(self, engine: Engine) -> tuple[bool, int]:
         """The last saved state, then the journal's later events: the engine where it was."""
-        snap = self.store.load_snapshot(SNAPSHOT_NAME)
+        snap = self.store.load_snapshot(self.snapshot_name)
         restored = False
         seq = 0
         if snap is not None:
@@ -128,7 +148,7 @@ class ServiceRuntime:
         for sub in self.store.list_subscribers():
             engine.add_subscriber(sub)
         engine.restricted = restricted_list(self.store)
-        offset = self.store.get_input_offset(JOURNAL_OFFSET)
+        offset = self.store.get_input_offset(self.recorder.journal_offset)
         recorded = offset.position if offset is not None else 0
         replayed = 0
         for n, event in self.journal.after(seq):
@@ -144,8 +164,38 @@ class ServiceRuntime:
         return restored, replayed
 
     def _reconcile(self, engine: Engine, *, recover: bool = False) -> None:
-        """Controls in force: the store's are put in the engine; with ``recover``, the engine's
-        that the store lacks (made before a crash, never written) are written to the store."""
+        """Make the engine's controls agree with the store's: the store's are put in the engine;
+        of the engine's that the store does not hold in force, those the store records as lifted
+        or expired are lifted (by another process, or while this one was down), and with
+        ``recover`` those it never recorded (made the instant before a crash) are written."""
+        version, in_force, ended = self._store_view(engine.controls.all())
+        put, missing = reconcile_controls(engine, in_force)
+        lifted = recovered = 0
+        for c in missing:
+            if (c.kind.value, c.subscriber_id, c.subject) in ended:
+                engine.controls.lift(c.kind, c.subject, c.subscriber_id)
+                lifted += 1
+            elif recover:
+                self.recorder.submit([recovered_action(c, self.clock())])
+                recovered += 1
+        if recovered:
+            self.recorder.flush()
+        self._controls_version = version
+        if put or lifted or recovered:
+            log.info(
+                "controls reconciled with the store: %d put in the engine, %d lifted, %d recovered",
+                put,
+                lifted,
+                recovered,
+            )
+
+    def _store_view(
+        self, engine_controls: list[Control]
+    ) -> tuple[tuple[int, datetime | None, int], list[Control], set[tuple[str, str | None, str]]]:
+        """Read, off the event loop: the controls version, the controls in force, and which of
+        ``engine_controls`` the store records as ended (lifted or expired)."""
+        version = self.store.controls_version()
+        at = utc(self.clock())
         in_force = [
             control_from_record(
                 c.kind,
@@ -155,19 +205,44 @@ class ServiceRuntime:
                 c.created_at.timestamp(),
                 None if c.expires_at is None else c.expires_at.timestamp(),
             )
-            for c in self.store.active_controls(utc(self.clock()))
+            for c in self.store.active_controls(at)
         ]
-        put, missing = reconcile_controls(engine, in_force)
-        if recover and missing:
-            for c in missing:
-                self.recorder.submit([recovered_action(c, self.clock())])
-            self.recorder.flush()
-        if put or missing:
-            log.info(
-                "controls reconciled with the store: %d put in the engine, %d only in the engine",
-                put,
-                len(missing),
-            )
+        active = {(c.kind, c.subscriber_id, c.subject) for c in in_force}
+        ended: set[tuple[str, str | None, str]] = set()
+        for c in engine_controls:
+            if (c.kind, c.subscriber_id, c.subject) in active:
+                continue
+            subject = store_subject(c.kind, c.subject, c.subscriber_id)
+            records = self.store.list_controls(kind=c.kind.value, subject=subject)
+            if any(r.created_at.timestamp() >= c.since - 1.0 for r in records):
+                ended.add((c.kind.value, c.subscriber_id, c.subject))
+        return version, in_force, ended
+
+    async def sync_controls(self) -> bool:
+        """Take control changes made elsewhere (another process, accepted intelligence) into
+        the engine; ``True`` if there were any. Runs when the recorder is idle (every control
+        made here is then in the store); the database is read off the event loop, so a slow or
+        unreachable database never delays an answer."""
+        if not self.recorder.idle:
+            return False
+        try:
+            version = await asyncio.to_thread(self.store.controls_version)
+            if version == self._controls_version:
+                return False
+            before = self.live.engine.controls.all()
+            version, in_force, ended = await asyncio.to_thread(self._store_view, before)
+        except (OperationalError, InterfaceError):
+            return False  # the store is down: the recorder reports it; try again later
+        engine = self.live.engine
+        if engine.controls.all() != before or not self.recorder.idle:
+            return False  # changed meanwhile: look again next time
+        reconcile_controls(engine, in_force)
+        for c in before:
+            if (c.kind.value, c.subscriber_id, c.subject) in ended:
+                engine.controls.lift(c.kind, c.subject, c.subscriber_id)
+        self._controls_version = version
+        self.recorder.call(self.recorder.sync_lists)
+        return True
 
     def refresh_from_store(self) -> None:
         """Take changes written to the store outside the engine (accepted intelligence: list
@@ -177,13 +252,17 @@ class ServiceRuntime:
         self.live.engine.restricted = restricted_list(self.store)
         self._reconcile(self.live.engine)
         self.recorder.call(self.recorder.sync_lists)
+        self.recorder.flush(RECORD_WAIT_S)  # pushed to the switch before the change is answered
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the recorder and the periodic tasks (call from the event loop)."""
         self.recorder.start()
         self.recorder.call(self.recorder.sync_lists)
-        self._tasks = [asyncio.create_task(self._ticker(), name="tollguard-ticker")]
+        self._tasks = [
+            asyncio.create_task(self._ticker(), name="tollguard-ticker"),
+            asyncio.create_task(self._syncer(), name="tollguard-control-sync"),
+        ]
 
     async def stop(self) -> None:
         """Stop the periodic tasks, save the engine's state, finish the recorder's work."""
@@ -206,6 +285,14 @@ class ServiceRuntime:
                 self.periodic()
             except Exception:
                 log.exception("periodic work failed")
+
+    async def _syncer(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sync_controls_s)
+            try:
+                await self.sync_controls()
+            except Exception:
+                log.exception("control sync failed")
 
     def periodic(self, *, force_snapshot: bool = False) -> None:
         """Ticks due, case changes to the store, and a snapshot when one is due."""
@@ -236,7 +323,7 @@ class ServiceRuntime:
 
         def save() -> None:
             self.store.save_snapshot(
-                SNAPSHOT_NAME, state=blob, at=at, offsets={"journal_seq": seq}, keep=3
+                self.snapshot_name, state=blob, at=at, offsets={"journal_seq": seq}, keep=3
             )
             self.journal.prune(seq)
 
