@@ -651,3 +651,13 @@ def test_a_customers_own_suspension_is_not_sent_the_fraud_post_notification(
     client.post("/v1/subscribers/bob2/suspend", json={"reason": "fraud"}, headers=svc.h("analyst"))
     audit = client.get("/v1/audit", headers=svc.h("analyst")).json()
     assert [e["subject"] for e in audit if e["action"] == "notify"] == ["subscriber:bob2"]
+
+
+def test_sip_events_are_kept_in_the_store(client: TestClient, svc: Service) -> None:
+    ev = {"source_ip": "203.0.113.40", "username": "alice", "event": "register",
+          "user_agent": "Kumo IPX-200 fw 2.1"}  # fmt: skip
+    assert client.post("/v1/events/sip", json=ev, headers=svc.h("switch")).status_code == 204
+    client.get("/v1/controls", headers=svc.h("analyst"))  # waits for the recorder
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    (kept,) = rt.store.list_sip_events(source_ip="203.0.113.40")
+    assert (kept.username, kept.user_agent) == ("alice", "Kumo IPX-200 fw 2.1")

@@ -42,7 +42,14 @@ from tollguard.app.service.recorder import utc
 from tollguard.app.service.runtime import ServiceRuntime
 from tollguard.domain.controls import ControlKind
 from tollguard.domain.events import ActionKind, ContactResult, Terminate
-from tollguard.domain.records import IntlStatus, Segment, Service, SipEventKind, Subscriber
+from tollguard.domain.records import (
+    IntlStatus,
+    Segment,
+    Service,
+    SipEventKind,
+    SipSecurityEvent,
+    Subscriber,
+)
 from tollguard.domain.restricted import (
     DestinationKind,
     RestrictedDestination,
@@ -367,6 +374,14 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         """A SIP security event (failed or successful authentication, registration)."""
         metrics.events.labels("sip").inc()
         live.sip_event(ev.source_ip, ev.username, ev.event, ev.user_agent)
+        record = SipSecurityEvent(
+            utc(live.now()), ev.source_ip, ev.username, ev.event, ev.user_agent
+        )
+
+        def keep() -> None:  # stored for the record and for equipment models (User-Agent)
+            store.insert_sip_events([record])
+
+        runtime.recorder.call(keep)
         return Response(status_code=204)
 
     @app.post("/v1/cdrs", tags=["switch"])
