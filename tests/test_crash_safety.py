@@ -15,9 +15,7 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ import httpx
 import pytest
 
 from tests.engine_support import customer
+from tests.serve_support import free_port, start_serve, wait_healthy
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import new_token, token_hash
 
@@ -37,19 +36,13 @@ pytestmark = pytest.mark.e2e
 US_NUMBERS = [f"+1202555{n:04d}" for n in range(40)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     """``tollguard serve`` in a subprocess, restartable."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.db = tmp / "tg.sqlite"
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
         store = Store.open(f"sqlite:///{self.db}")
@@ -64,22 +57,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        script = Path(sys.executable).with_name("tollguard")
-        self.proc = subprocess.Popen(
-            [str(script), "serve", "--db", str(self.db), "--port", str(self.port),
-             "--data-dir", str(self.tmp / "data"), "--snapshot-interval", "1",
-             "--log-level", "warning"],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.tmp / "serve.log", "ab"),  # noqa: SIM115
+        self.proc = start_serve(
+            self.db, self.port, self.tmp / "data", "--snapshot-interval", "1",
+            log=self.tmp / "serve.log",
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("tollguard serve did not start: see serve.log")
+        wait_healthy(self.base)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -88,11 +70,6 @@ class Server:
 
     def wait_dead(self) -> None:
         if self.proc is not None:
-            self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(30)
 
 

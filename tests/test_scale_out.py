@@ -8,10 +8,7 @@ event loop).
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +18,7 @@ import httpx
 import pytest
 
 from tests.engine_support import CU, US, customer
+from tests.serve_support import free_port, start_serve, stop, wait_healthy
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import new_token, token_hash
 
@@ -44,34 +42,10 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
         subprocess.run(["bash", script, "stop"], env=env, capture_output=True, timeout=120)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(url: str, tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tollguard")), "serve", "--db", url,
-         "--port", str(port), "--data-dir", str(tmp / name), "--instance", name,
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / f"{name}.log", "wb"),  # noqa: SIM115
-    )  # fmt: skip
+    port = free_port()
+    proc = start_serve(url, port, tmp / name, "--instance", name, log=tmp / f"{name}.log")
     return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait_up(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
 
 
 def _until(check: object, timeout: float = 5.0) -> float:
@@ -105,8 +79,8 @@ def test_a_control_made_through_one_process_is_enforced_by_the_other(
         return d["decision"], d["reason"]
 
     try:
-        _wait_up(base_a)
-        _wait_up(base_b)
+        wait_healthy(base_a)
+        wait_healthy(base_b)
         assert decision(cb, "alice", US)[0] == "allow"
         r = ca.post("/v1/subscribers/alice/suspend", json={"reason": "PBX compromised"})
         assert r.status_code == 200 and r.json()["recorded"] is True
@@ -125,17 +99,12 @@ def test_a_control_made_through_one_process_is_enforced_by_the_other(
         print(f"\nslowest propagation between the two processes: {took * 1000:.0f} ms")
         assert took < 1.5
         # the other's controls are in force in each, and survive its restart
-        b.send_signal(signal.SIGTERM)
-        b.wait(30)
+        stop(b)
         b, base_b = _serve(pg_url, tmp_path, "b")
-        _wait_up(base_b)
+        wait_healthy(base_b)
         cb = httpx.Client(base_url=base_b, headers=headers, timeout=5)
         assert decision(cb, "bob", CU) == restricted
         assert decision(cb, "alice", US)[0] == "allow"
     finally:
-        for p in (a, b):
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(a)
+        stop(b)

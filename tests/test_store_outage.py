@@ -11,10 +11,7 @@ post-notification are in the store.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +21,7 @@ import httpx
 import pytest
 
 from tests.engine_support import DOMESTIC, US, customer
+from tests.serve_support import free_port, start_serve, stop, wait_healthy
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import new_token, token_hash
 
@@ -56,12 +54,6 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
         _pg("stop", state)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_answers_from_memory_while_the_database_is_down(pg_url: str, tmp_path: Path) -> None:
     state = tmp_path / "pgstate"
     store = Store.open(pg_url)
@@ -70,29 +62,15 @@ def test_answers_from_memory_while_the_database_is_down(pg_url: str, tmp_path: P
     token = new_token()
     store.create_token("ops", "admin", token_hash=token_hash(token), by="test", at=at)
     store.close()
-    port = _free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tollguard")), "serve", "--db", pg_url,
-         "--port", str(port), "--data-dir", str(tmp_path / "data"), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )  # fmt: skip
+    port = free_port()
+    proc = start_serve(pg_url, port, tmp_path / "data", log=tmp_path / "serve.log")
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}")
         assert client.get("/readyz").status_code == 200
 
         assert _pg("pause", state).returncode == 0
@@ -127,9 +105,4 @@ def test_answers_from_memory_while_the_database_is_down(pg_url: str, tmp_path: P
         assert "store_retries" in client.get("/metrics").text
     finally:
         client.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop(proc)

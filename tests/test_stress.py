@@ -14,10 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -27,16 +24,11 @@ import httpx
 import pytest
 
 from tests.engine_support import DOMESTIC, customer
+from tests.serve_support import free_port, start_serve, stop, wait_healthy
 from tollguard.adapters.store import Store
 from tollguard.app.service.auth import new_token, token_hash
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -57,30 +49,16 @@ def test_ten_times_the_nominal_rate_is_shed_not_fatal(tmp_path: Path) -> None:
     token = new_token()
     store.create_token("sw", "switch", token_hash=token_hash(token), by="test", at=at)
     store.close()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tollguard")), "serve", "--db", str(db),
-         "--port", str(port), "--data-dir", str(tmp_path / "data"), "--limit-concurrency", "1024",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    port = free_port()
+    proc = start_serve(db, port, tmp_path / "data", "--limit-concurrency", "1024")
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     body = f'{{"call_id":"s1","callee":"{DOMESTIC}","subscriber_id":"alice"}}'
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_healthy(base)
         rss_before = _rss_mb(proc.pid)
         probes: list[tuple[float, int]] = []
-        stop = threading.Event()
+        flood_over = threading.Event()
 
         connected = threading.Event()
 
@@ -89,7 +67,7 @@ def test_ten_times_the_nominal_rate_is_shed_not_fatal(tmp_path: Path) -> None:
                 c.post("/v1/authorize", content=body)  # the switch's connection, kept alive
                 connected.set()
                 n = 0
-                while not stop.is_set():
+                while not flood_over.is_set():
                     n += 1
                     t0 = time.perf_counter()
                     try:
@@ -97,7 +75,7 @@ def test_ten_times_the_nominal_rate_is_shed_not_fatal(tmp_path: Path) -> None:
                     except httpx.TransportError:
                         status = 0
                     probes.append((time.perf_counter() - t0, status))
-                    stop.wait(0.1)
+                    flood_over.wait(0.1)
 
         prober = threading.Thread(target=probe)
         prober.start()
@@ -108,7 +86,7 @@ def test_ten_times_the_nominal_rate_is_shed_not_fatal(tmp_path: Path) -> None:
              f"{base}/v1/authorize"],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
-        stop.set()
+        flood_over.set()
         prober.join()
         rows = list(csv.DictReader(io.StringIO(out)))
         codes: dict[str, int] = {}
@@ -132,8 +110,4 @@ def test_ten_times_the_nominal_rate_is_shed_not_fatal(tmp_path: Path) -> None:
         r = httpx.post(f"{base}/v1/authorize", content=body, headers=headers, timeout=1.0)
         assert r.status_code == 200 and time.perf_counter() - t0 < 0.2
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tollguard.adapters.store import Control as StoredControl
 from tollguard.app.service.journal import CdrSeen, EventJournal
 from tollguard.domain.cases import CaseState
 from tollguard.domain.controls import Control, ControlKind
@@ -311,21 +312,17 @@ def reconcile_controls(engine: Engine, in_force: Iterable[Control]) -> tuple[int
     return put, [have[k] for k in sorted(have.keys() - wanted.keys(), key=str)]
 
 
-def control_from_record(
-    kind: str,
-    subject: str,
-    reason: str,
-    created_by: str,
-    created_at: float,
-    expires_at: float | None,
-) -> Control:
-    """A domain control from a stored one (destination denials are stored as ``SID:SUBJECT``)."""
-    ck = ControlKind(kind)
+def control_from_record(record: StoredControl) -> Control:
+    """The domain control of a stored one (destination denials are stored as ``SID:SUBJECT``)."""
+    kind = ControlKind(record.kind)
     sid: str | None = None
-    if ck is ControlKind.DESTINATION_DENIAL and ":" in subject:
+    subject = record.subject
+    if kind is ControlKind.DESTINATION_DENIAL and ":" in subject:
         sid, subject = subject.split(":", 1)
-    until = math.inf if expires_at is None else expires_at
-    return Control(ck, subject, reason, created_at, until, created_by, sid)
+    until = math.inf if record.expires_at is None else record.expires_at.timestamp()
+    return Control(
+        kind, subject, record.reason, record.created_at.timestamp(), until, record.created_by, sid
+    )
 
 
 def store_subject(kind: ControlKind, subject: str, subscriber_id: str | None) -> str:

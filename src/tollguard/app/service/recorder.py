@@ -489,16 +489,7 @@ class Recorder:
                     log.warning("IP block on %r skipped: not an address", c.subject)
                     continue
                 ips.add(c.subject)
-                blocks.append(
-                    control_from_record(
-                        c.kind,
-                        c.subject,
-                        c.reason,
-                        c.created_by,
-                        c.created_at.timestamp(),
-                        None if c.expires_at is None else c.expires_at.timestamp(),
-                    )
-                )
+                blocks.append(control_from_record(c))
             elif c.kind == ControlKind.SUSPENSION.value:
                 suspended.add(c.subject)
             elif c.kind == ControlKind.COUNTRY_RESTRICTION.value:

@@ -196,17 +196,7 @@ class ServiceRuntime:
         ``engine_controls`` the store records as ended (lifted or expired)."""
         version = self.store.controls_version()
         at = utc(self.clock())
-        in_force = [
-            control_from_record(
-                c.kind,
-                c.subject,
-                c.reason,
-                c.created_by,
-                c.created_at.timestamp(),
-                None if c.expires_at is None else c.expires_at.timestamp(),
-            )
-            for c in self.store.active_controls(at)
-        ]
+        in_force = [control_from_record(c) for c in self.store.active_controls(at)]
         active = {(c.kind, c.subscriber_id, c.subject) for c in in_force}
         ended: set[tuple[str, str | None, str]] = set()
         for c in engine_controls:
