@@ -58,8 +58,17 @@ def _setup(subscribers: Path, config: Path | None) -> Any:
 @spark_app.command("run")
 def run_command(
     subscribers: Path = typer.Option(..., "--subscribers", help="Subscribers CSV."),
-    cdr_dir: Path = typer.Option(..., "--cdr-dir", help="Watched folder of CDR CSV files."),
-    sip_dir: Path = typer.Option(..., "--sip-dir", help="Watched folder of SIP-event CSV files."),
+    cdr_dir: Path = typer.Option(
+        Path("in/cdrs"), "--cdr-dir", help="Watched folder of CDR CSV files."
+    ),
+    sip_dir: Path = typer.Option(
+        Path("in/sip"), "--sip-dir", help="Watched folder of SIP-event CSV files."
+    ),
+    kafka: str | None = typer.Option(
+        None,
+        "--kafka",
+        help="BOOTSTRAP,CDR_TOPIC,SIP_TOPIC: read Kafka topics (CSV lines) instead of folders.",
+    ),
     work: Path = typer.Option(..., "--work", help="Checkpoint and carrier context folder."),
     out: Path = typer.Option(..., "--out", help="Folder of JSON-lines outputs (one per batch)."),
     db: str | None = typer.Option(
@@ -85,6 +94,13 @@ def run_command(
     from tollguard.commands.ingest import resolve_db_url
 
     setup = _setup(subscribers, config)
+    topics: tuple[str, str, str] | None = None
+    if kafka is not None:
+        parts = kafka.split(",")
+        if len(parts) != 3:
+            _err.print("[red]error:[/red] --kafka takes BOOTSTRAP,CDR_TOPIC,SIP_TOPIC")
+            raise typer.Exit(2)
+        topics = (parts[0], parts[1], parts[2])
     spark = job.session(master, partitions)
     running = job.start_stream(
         spark,
@@ -97,6 +113,7 @@ def run_command(
         watermark_delay=watermark,
         trigger_seconds=None if once else trigger,
         baseline=baseline,
+        kafka=topics,
     )
     try:
         if once:

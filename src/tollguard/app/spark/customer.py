@@ -201,7 +201,7 @@ class CustomerRunner:
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
         self.shell = Engine([], setup.config)
-        self.empty = self.shell.snapshot()
+        self.empty = self.shell.snapshot()  # a new customer's engine starts from this
         self._context_version = -1
         self._context = Context()
         self._population: PopulationBaseline | None = None
@@ -249,9 +249,13 @@ class CustomerRunner:
             push(pending, (e.time, _RANK_SIP, ks.seq, e))
             ks.seq += 1
         active, dropped = engine.active, engine.dropped
+        skip = self._skip_idle_ticks
         for call_id, callee, t0, answered, t1, ip in calls:
             while pending and pending[0][0] <= t0:
-                out.extend(engine.process(pop(pending)[3]))
+                event = pop(pending)[3]
+                skip(event.time)
+                out.extend(engine.process(event))
+            skip(t0)
             out.extend(engine.call_started(t0, call_id, sid, callee, ip))
             if call_id in active:
                 if answered is not None:
@@ -263,8 +267,11 @@ class CustomerRunner:
                 push(pending, (t1, _RANK_END, ks.seq, CallEnded(t1, call_id, answered)))
                 ks.seq += 1
         while pending and pending[0][0] < watermark:
-            out.extend(engine.process(pop(pending)[3]))
+            event = pop(pending)[3]
+            skip(event.time)
+            out.extend(engine.process(event))
         if engine.next_tick is not None and watermark > engine.now:
+            skip(watermark)
             out.extend(engine.advance(watermark))
         for o in out:
             if isinstance(o, Action | Alert | Terminate) and not self._carrier_lift(o):
@@ -282,6 +289,28 @@ class CustomerRunner:
         wake = self._wake(ks, bool(sips))
         return self._save(ks), rows, wake
 
+    def _skip_idle_ticks(self, t: float) -> None:
+        """Leave out the ticks before ``t`` of a customer with nothing a tick does: no call in
+        progress, no case, no control of its own that expires. The embedded engine's ticks
+        serve every customer at once; one customer's engine would otherwise tick every minute
+        of event time for nothing (their only effect, forgetting old window entries, does not
+        change what the windows answer)."""
+        engine = self.shell
+        nt = engine.next_tick
+        if nt is None or nt > t or engine.by_customer:
+            return
+        policy = engine.policy
+        assert isinstance(policy, TollguardPolicy)
+        if policy.cases:
+            return
+        for c in engine.controls.all():
+            if not is_carrier_control(c.kind, c.subscriber_id) and math.isfinite(c.until):
+                return
+        interval = engine.config.tick_interval_s
+        last = math.floor(t / interval) * interval  # the last tick due by t still runs
+        if last > nt:
+            engine.next_tick = last
+
     def _load(self, sid: str, state: bytes | None) -> _KeyState:
         engine = self.shell
         if state is None:
@@ -292,7 +321,9 @@ class CustomerRunner:
             return _KeyState(b"", [], 0, set(), frozenset(), set())
         ks = pickle.loads(state)
         assert isinstance(ks, _KeyState)
+        restricted = engine.restricted
         engine.restore(ks.snapshot)
+        engine.restricted = restricted
         return ks
 
     def _install(self, ks: _KeyState) -> PopulationBaseline:
@@ -392,7 +423,12 @@ class CustomerRunner:
         policy.country_burst = CountryBurst()
         policy.range_burst = RangeBurst()
         policy.sip = SipAuthFlood()
-        ks.snapshot = engine.snapshot()
+        # the restricted destination list is the same for every customer: not kept per key
+        restricted, engine.restricted = engine.restricted, None  # type: ignore[assignment]
+        try:
+            ks.snapshot = engine.snapshot()
+        finally:
+            engine.restricted = restricted
         return pickle.dumps(ks, protocol=pickle.HIGHEST_PROTOCOL)
 
     # -- source-address keys ------------------------------------------------------------------

@@ -252,9 +252,11 @@ def start_stream(
     watermark_delay: str = "0 seconds",
     trigger_seconds: float | None = None,
     baseline: Path | None = None,
+    kafka: tuple[str, str, str] | None = None,
 ) -> StreamJob:
     """Start the streaming query over a watched folder of CDR files and one of SIP files
-    (``baseline``: a population baseline saved by :func:`save_baseline`)."""
+    (``baseline``: a population baseline saved by :func:`save_baseline`; ``kafka``: read
+    ``(bootstrap servers, CDR topic, SIP-event topic)`` instead of the folders)."""
     from pyspark.sql.streaming.state import GroupStateTimeout
 
     context_dir = work_dir / "context"
@@ -263,8 +265,11 @@ def start_stream(
     carrier = Carrier(setup, context_dir, population)
     cdr_dir.mkdir(parents=True, exist_ok=True)
     sip_dir.mkdir(parents=True, exist_ok=True)
-    cdrs = spark.readStream.schema(CDR_COLUMNS).option("header", "true").csv(str(cdr_dir))
-    sips = spark.readStream.schema(SIP_COLUMNS).option("header", "true").csv(str(sip_dir))
+    if kafka is not None:  # (bootstrap servers, CDR topic, SIP-event topic)
+        cdrs, sips = kafka_frames(spark, *kafka)
+    else:
+        cdrs = spark.readStream.schema(CDR_COLUMNS).option("header", "true").csv(str(cdr_dir))
+        sips = spark.readStream.schema(SIP_COLUMNS).option("header", "true").csv(str(sip_dir))
     rows = events_frame(spark, cdrs, sips, str(context_dir))
     keyed = (
         rows.withWatermark("ts", watermark_delay)
@@ -421,3 +426,31 @@ def save_baseline(rows: list[tuple[str, float, Any]], path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(population, protocol=pickle.HIGHEST_PROTOCOL))
     return population.calls
+
+
+def kafka_frames(
+    spark: Any,
+    bootstrap: str,
+    cdr_topic: str,
+    sip_topic: str,
+    options: dict[str, str] | None = None,
+) -> tuple[Any, Any]:
+    """CDR and SIP-event streams from Kafka topics whose values are CSV lines of the tollguard
+    contract (no header). Needs the carrier's Kafka connector on the classpath
+    (``spark-sql-kafka-0-10_2.13`` of the cluster's Spark version)."""
+    from pyspark.sql import functions as F
+
+    def topic(name: str, columns: str) -> Any:
+        reader = (
+            spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", bootstrap)
+            .option("subscribe", name)
+            .option("startingOffsets", "latest")
+        )
+        for key, value in (options or {}).items():
+            reader = reader.option(key, value)
+        raw = reader.load().select(F.col("value").cast("string").alias("line"))
+        parsed = raw.select(F.from_csv("line", columns).alias("r"))
+        return parsed.select("r.*")
+
+    return topic(cdr_topic, CDR_COLUMNS), topic(sip_topic, SIP_COLUMNS)
