@@ -56,6 +56,11 @@ DRAIN_SECONDS = 3600.0
 #: sorting calls by float start is sorting them by their exact start.
 _EXACT_SECONDS = 9.0e9
 
+#: Addresses the engine of a replay keeps looked up (its locator's memo; 65,536 by default, as in
+#: the service). A day of a million customers brings about as many addresses; past the bound the
+#: memo is cleared and the engine looks them up again (`docs/benchmarks.md`, growth group).
+REPLAY_IP_MEMO = 1 << 20
+
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
 
@@ -742,7 +747,9 @@ def replay_files(
         else (EngineConfig.load(config) if config is not None else EngineConfig())
     )
     replay = load_calls(subscribers, cdrs, sip_events)
-    engine = Engine(replay.subscribers, cfg, policy=policy)
+    engine = Engine(
+        replay.subscribers, cfg, policy=policy, ip_locator=IpLocator(memo_size=REPLAY_IP_MEMO)
+    )
     fmt = OutputFormatter(engine.config.timezone)
     for o in run_outputs(engine, replay, progress):
         yield fmt.to_dict(o)

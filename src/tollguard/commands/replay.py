@@ -44,6 +44,7 @@ def replay_command(
     """Replay files through the engine."""
     from tollguard.adapters.readers import InputFileError
     from tollguard.app.replay import (
+        REPLAY_IP_MEMO,
         OutputFormatter,
         ReplayCalls,
         StreamedReplay,
@@ -55,6 +56,7 @@ def replay_command(
     )
     from tollguard.domain.config import ConfigError, EngineConfig
     from tollguard.domain.engine import Engine
+    from tollguard.domain.ipinfo import IpLocator
 
     err = Console(stderr=True)
     inputs: ReplayCalls | StreamedReplay
@@ -64,7 +66,9 @@ def replay_command(
             inputs = StreamedReplay(subscribers, cdrs, sip_events)
         else:
             inputs = load_calls(subscribers, cdrs, sip_events)
-        engine = Engine(inputs.subscribers, cfg, policy=policy)
+        engine = Engine(
+            inputs.subscribers, cfg, policy=policy, ip_locator=IpLocator(memo_size=REPLAY_IP_MEMO)
+        )
     except (ConfigError, InputFileError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -96,7 +100,12 @@ def replay_command(
                 except StreamFailed:  # start over, reading in this process (out is rewritten)
                     kinds.clear()
                     inputs = load_calls(subscribers, cdrs, sip_events)
-                    engine = Engine(inputs.subscribers, cfg, policy=policy)
+                    engine = Engine(
+                        inputs.subscribers,
+                        cfg,
+                        policy=policy,
+                        ip_locator=IpLocator(memo_size=REPLAY_IP_MEMO),
+                    )
                     bar.update(task, total=len(inputs.calls), completed=0)
                     fmt = OutputFormatter(engine.config.timezone)
                     n = write_outputs(run_outputs(engine, inputs, progress), out, fmt, kinds)
