@@ -279,31 +279,44 @@ class ReplayRun:
     load_after: str
 
 
+#: Runs a command and prints its wall clock and resource use as JSON: started from this small
+#: process, the command's peak resident memory is its own (a child keeps the peak of the process
+#: it was spawned from, which would be the benchmark's).
+_MEASURE = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ,
+                     file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+_, status, use = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "cpu": use.ru_utime + use.ru_stime,
+                  "max_rss": use.ru_maxrss * 1024, "code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
 def run_replay(data: Carrier, prefix: list[str] | None = None) -> ReplayRun:
-    """Run `tollguard replay` over a carrier (output in a temporary file, then removed)."""
+    """Run `tollguard replay` over a carrier (output in a temporary file, then removed): wall
+    clock from its start to its exit, CPU of its processes (the reading one included), and the
+    peak resident memory of the larger of them."""
     with tempfile.TemporaryDirectory(prefix="tollguard-bench-replay-") as tmp:
         out = Path(tmp) / "replay.jsonl"
         args = [*(prefix or tollguard()), *replay_args(data, out)]
         before = load()
-        start = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        # wait4 gives this child's own usage (its reading process included once reaped).
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {err[-2000:]}")
+        done = subprocess.run(
+            [sys.executable, "-c", _MEASURE, *args], capture_output=True, text=True, check=False
+        )
         after = load()
+        lines = done.stdout.strip().splitlines()
+        measured: dict[str, Any] = json.loads(lines[-1]) if lines else {"code": done.returncode}
+        if done.returncode != 0 or measured["code"] != 0:
+            raise RuntimeError(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
         with out.open("rb") as fh:
-            lines = sum(1 for _ in fh)
+            count = sum(1 for _ in fh)
     return ReplayRun(
-        wall,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss * 1024,
-        lines,
+        float(measured["wall"]),
+        float(measured["cpu"]),
+        int(measured["max_rss"]),
+        count,
         before,
         after,
     )

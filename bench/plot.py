@@ -55,12 +55,13 @@ def _decades(lo: float, hi: float) -> list[float]:
     return ticks
 
 
-def _panel(p: Panel, x0: float, width: float, height: float) -> list[str]:
+def _panel(p: Panel, x0: float, width: float, height: float, panels: Sequence[Panel]) -> list[str]:
     pts = [pt for line in p.lines for pt in line.points if pt[0] > 0 and pt[1] > 0]
     xs, ys = [x for x, _ in pts], [y for _, y in pts]
     xlo, xhi = min(xs) / 1.3, max(xs) * 1.3
     ylo, yhi = min(ys) / 1.6, max(ys) * 1.6
-    left, right, top, bottom = x0 + 58, x0 + width - 12, 34, height - 84
+    rows = max(len(q.lines) for q in panels)  # legend: one line each, under the chart
+    left, right, top, bottom = x0 + 58, x0 + width - 12, 34, height - 52 - 14 * rows
 
     def sx(x: float) -> float:
         return left + (math.log10(x) - math.log10(xlo)) / math.log10(xhi / xlo) * (right - left)
@@ -103,8 +104,8 @@ def _panel(p: Panel, x0: float, width: float, height: float) -> list[str]:
         )
         for x, y in shown:
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{line.color}"/>')
-        ly = bottom + 48 + 14 * (i // 2)
-        lx = left + (i % 2) * (right - left) / 2
+        ly = bottom + 50 + 14 * i
+        lx = left
         out.append(
             f'<line x1="{lx:.1f}" y1="{ly - 4}" x2="{lx + 18:.1f}" y2="{ly - 4}" '
             f'stroke="{line.color}" stroke-width="2"{dash}/>'
@@ -113,12 +114,12 @@ def _panel(p: Panel, x0: float, width: float, height: float) -> list[str]:
     return out
 
 
-def loglog(panels: Sequence[Panel], width: float = 440, height: float = 360) -> str:
+def loglog(panels: Sequence[Panel], width: float = 440, height: float = 420) -> str:
     """Panels side by side, each a log-log chart, as one standalone SVG document."""
     total = width * len(panels)
     body: list[str] = []
     for i, p in enumerate(panels):
-        body.extend(_panel(p, i * width, width, height))
+        body.extend(_panel(p, i * width, width, height, panels))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {total:.0f} {height:.0f}" style="{FONT}">'

@@ -44,8 +44,11 @@ def rss() -> int:
         return int(fh.read().split()[1]) * _PAGE
 
 
-def deep_size(roots: list[Any], seen: set[int]) -> tuple[int, int]:
-    """(bytes, objects) reachable from ``roots`` and not yet ``seen`` (ids: updated)."""
+def deep_size(
+    roots: list[Any], seen: set[int], by_type: dict[str, int] | None = None
+) -> tuple[int, int]:
+    """(bytes, objects) reachable from ``roots`` and not yet ``seen`` (ids: updated); with
+    ``by_type``, the bytes are also added up there by type name."""
     stack = list(roots)
     size = count = 0
     getsizeof, referents = sys.getsizeof, gc.get_referents
@@ -57,18 +60,23 @@ def deep_size(roots: list[Any], seen: set[int]) -> tuple[int, int]:
         seen.add(i)
         if isinstance(o, _NOT_COUNTED):
             continue
-        size += getsizeof(o)
+        b = getsizeof(o)
+        size += b
         count += 1
+        if by_type is not None:
+            name = type(o).__name__
+            by_type[name] = by_type.get(name, 0) + b
         stack.extend(referents(o))
         if isinstance(o, dict):  # the collector does not visit a dict's str keys
             stack.extend(o.keys())
     return size, count
 
 
-def engine_state(engine: Any) -> dict[str, int]:
+def engine_state(engine: Any, policy_types: dict[str, int] | None = None) -> dict[str, int]:
     """:func:`deep_size` of what ``engine.snapshot()`` would save, by attribute of the engine
     (an object reached from several is counted once, in the first: subscribers, usernames,
-    controls, ..., policy), with ``total`` and ``objects``."""
+    controls, ..., policy), with ``total`` and ``objects``; the policy's bytes by type of
+    object are added up in ``policy_types`` if given."""
     from tollguard.domain.engine import _NOT_STATE
 
     shared = [v for k, v in engine.__dict__.items() if k in _NOT_STATE]
@@ -77,7 +85,7 @@ def engine_state(engine: Any) -> dict[str, int]:
     objects = 0
     for name, value in engine.__dict__.items():
         if name not in _NOT_STATE:
-            size, count = deep_size([value], seen)
+            size, count = deep_size([value], seen, policy_types if name == "policy" else None)
             parts[name] = size
             objects += count
     parts["total"] = sum(parts.values())
@@ -90,12 +98,14 @@ def measure(subscribers: Path, cdrs: Path | None, sips: Path | None, trace: bool
     import multiprocessing.connection  # imported now, not while measuring
 
     from tollguard.adapters.readers import read_subscribers
-    from tollguard.app.replay import StreamedReplay
+    from tollguard.app.replay import REPLAY_IP_MEMO, StreamedReplay
     from tollguard.domain.engine import Engine
+    from tollguard.domain.ipinfo import IpLocator
     from tollguard.domain.records import Subscriber
 
     multiprocessing.get_context("fork")
-    shared = Engine([])  # packaged data, loaded once per process
+    # Packaged data, loaded once per process; the locator's memo as `tollguard replay` sizes it.
+    shared = Engine([], ip_locator=IpLocator(memo_size=REPLAY_IP_MEMO))
     parts: dict[str, Any] = {
         "classifier": shared.classifier,
         "tariff": shared.tariff,
@@ -146,7 +156,9 @@ def measure(subscribers: Path, cdrs: Path | None, sips: Path | None, trace: bool
         batch = []
         gc.collect()
         result["after_rss_bytes"] = rss() - rss0
-        after = engine_state(engine)
+        types: dict[str, int] = {}
+        after = engine_state(engine, types)
+        result["policy_types"] = dict(sorted(types.items(), key=lambda kv: -kv[1])[:12])
         result["after_bytes"], result["after_objects"] = after["total"], after["objects"]
         result["after_parts"] = after
         policy: Any = engine.policy
