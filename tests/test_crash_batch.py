@@ -9,6 +9,7 @@ writes the same bytes.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -42,6 +43,22 @@ def _totals(db: Path) -> tuple[int, float, int]:
         q = conn.execute(select(func.count()).select_from(s.quarantine)).scalar_one()
     store.close()
     return int(n), round(float(charge or 0.0), 4), int(q)
+
+
+def _running_with(text: str) -> list[int]:
+    """Processes whose command line contains ``text``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
 
 
 def _kill_during(args: list[str], after_s: float) -> bool:
@@ -87,5 +104,13 @@ def test_replay_killed_then_run_again_writes_the_same_bytes(carrier: Path, tmp_p
     full = time.monotonic() - t0
     again = tmp_path / "again.jsonl"
     assert _kill_during(args(again), full / 2)
+    # its reading process (forked) must not outlive it
+    deadline = time.monotonic() + 10
+    while orphans := _running_with(str(again)):
+        if time.monotonic() > deadline:
+            for pid in orphans:
+                os.kill(pid, signal.SIGKILL)
+            pytest.fail("the replay's reading process outlived it")
+        time.sleep(0.1)
     subprocess.run(args(again), check=True, capture_output=True)
     assert again.read_bytes() == clean.read_bytes()

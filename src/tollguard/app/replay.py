@@ -173,10 +173,15 @@ class _SipFeed:
             self.next = None
 
 
-def _read_in_child(path: Path, sip_path: Path | None, conn: Any) -> None:
+def _read_in_child(path: Path, sip_path: Path | None, conn: Any, parent_end: Any = None) -> None:
     """The reading process of :class:`StreamedReplay`. Messages: ``("c", CDR items)``, each
     batch preceded by ``("s", SIP rows)`` up to its last start; at the end the remaining SIP
-    rows, ``("q", quarantined SIP rows)`` and ``None``; ``("failed", why)`` on any error."""
+    rows, ``("q", quarantined SIP rows)`` and ``None``; ``("failed", why)`` on any error.
+
+    The reading end inherited through ``fork`` is closed first: otherwise, if the replaying
+    process dies (``kill -9``), this one would wait forever on a full pipe it reads itself."""
+    if parent_end is not None:
+        parent_end.close()
     try:
         sips = _SipFeed(sip_path)
         batch: list[CallRow | QuarantinedRow] = []
@@ -246,7 +251,9 @@ class StreamedReplay:
             getattr(probe, "close", lambda: None)()
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_read_in_child, args=(cdrs, sip_events, child), daemon=True)
+        self._proc = ctx.Process(
+            target=_read_in_child, args=(cdrs, sip_events, child, self._conn), daemon=True
+        )
         self._proc.start()
         child.close()
         self.sips_quarantined: list[QuarantinedRow] = []
