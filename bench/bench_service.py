@@ -73,13 +73,13 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 
 
 def _run_hey(
-    hey: str, url: str, token: str, body: str, conns: int
+    hey: str, url: str, token: str, body: str | None, conns: int
 ) -> tuple[list[float], int, float]:
-    args = [
-        hey, "-z", f"{SECONDS}s", "-c", str(conns), "-q", str(RATE / conns), "-m", "POST",
-        "-T", "application/json", "-H", f"Authorization: Bearer {token}", "-d", body,
-        "-o", "csv", url,
-    ]  # fmt: skip
+    args = [hey, "-z", f"{SECONDS}s", "-c", str(conns), "-q", str(RATE / conns), "-o", "csv"]
+    if body is not None:
+        args += ["-m", "POST", "-T", "application/json", "-H", f"Authorization: Bearer {token}",
+                 "-d", body]  # fmt: skip
+    args.append(url)
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     times: list[float] = []
     errors = 0
@@ -133,6 +133,21 @@ def bench_http() -> list[BenchResult]:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
+            # The floor of this set-up: a route that does nothing (uvicorn, FastAPI, the client
+            # on the same two cores), measured the same way.
+            _run_hey(hey, f"{base}/healthz", token, None, 4)
+            times, errors, span = _run_hey(hey, f"{base}/healthz", token, None, 4)
+            results.append(
+                BenchResult(
+                    "GET /healthz p99, 4 connections (the floor: a route that does nothing)",
+                    _percentile(times, 0.99) * 1000,
+                    "ms",
+                    command=COMMAND,
+                    higher_is_better=False,
+                    details=f"p50 {_percentile(times, 0.50) * 1000:.2f} ms, {len(times):,} "
+                    f"requests, {errors} not 200, load {os.getloadavg()[0]:.2f} before",
+                )
+            )
             url = f"{base}/v1/authorize"
             calls = {
                 "domestic": "0312345678",
@@ -179,7 +194,7 @@ def bench_in_process() -> BenchResult:
     from tollguard.domain.records import CallDetailRecord, Subscriber
 
     class Discard:
-        def submit(self, outputs: list[object]) -> None:
+        def submit(self, outputs: list[object], seq: int = 0) -> None:
             return None
 
     with tempfile.TemporaryDirectory(prefix="tollguard-bench-") as tmp:

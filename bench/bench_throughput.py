@@ -6,7 +6,8 @@ counts the rows), with DuckDB's default threads (one per core). The replay is th
 `tollguard replay` command over the same files (subscribers, CDRs, SIP events: every call
 authorized, every output written), in a subprocess. Both run in one benchmark on one simulated
 carrier, the 1.3M-call carrier of the engine group (``bench_engine.BIG``): the scan is timed
-three times before the replay and three times after it, and the best of the six is the floor.
+three times before the replays and three times after them, and the best of the six is the
+floor; the replay is run twice, and the best of the two is compared with it.
 The machine's load average is recorded around each, since the two cores are shared.
 """
 
@@ -66,8 +67,10 @@ def bench_ratio() -> list[BenchResult]:
     load_scan = load()
     scans, rows = duckdb_scans(path, 3)
     one_thread, _ = duckdb_scans(path, 1, threads=1)
-    run = run_replay(data)
+    runs = [run_replay(data)]
     read_s, read_rows = python_read(path)
+    runs.append(run_replay(data))
+    run = min(runs, key=lambda r: r.wall)
     after, _ = duckdb_scans(path, 3)
     scans += after
     floor = min(scans)
@@ -87,7 +90,7 @@ def bench_ratio() -> list[BenchResult]:
             None,
             COMMAND,
             False,
-            f"{made}; {rows:,} rows; best of 6 (3 before the replay, 3 after; all: "
+            f"{made}; {rows:,} rows; best of 6 (3 before the replays, 3 after; all: "
             f"{', '.join(f'{s:.2f}' for s in scans)} s); one thread: {one_thread[0]:.2f} s; "
             f"{scan_per_row_us:.2f} µs per row; load average {load_scan} before.",
         ),
@@ -98,7 +101,8 @@ def bench_ratio() -> list[BenchResult]:
             None,
             COMMAND,
             False,
-            f"{per_call_us:.1f} µs per call; CPU {run.cpu:.1f} s (both processes); peak "
+            f"best of 2 ({', '.join(f'{r.wall:.1f}' for r in runs)} s; the scans between "
+            f"them); {per_call_us:.1f} µs per call; CPU {run.cpu:.1f} s (both processes); peak "
             f"resident memory {run.max_rss / 1e6:,.0f} MB; {run.lines:,} output lines; load "
             f"average {run.load_before} before, {run.load_after} after.",
         ),

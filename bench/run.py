@@ -19,6 +19,7 @@ import re
 import shlex
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -193,7 +194,9 @@ def write_report(path: Path, sections: dict[str, str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run benchmarks; returns the exit code (1 with ``--check`` when a target is missed)."""
+    """Run benchmarks; returns the exit code: 1 when a benchmark failed (the other groups are
+    still measured and written; a group with a failure keeps its last section), or with
+    ``--check`` when a target is missed."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", default=[], help="group(s) to run, e.g. core")
     parser.add_argument("--write", type=Path, help="Markdown report to update")
@@ -213,11 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     REPORT = args.write
     sections: dict[str, str] = {}
     missed = False
+    failed: list[str] = []
     for group in wanted:
         results: list[BenchResult] = []
         for bench in collect(group):
-            print(f"[{group}] {getattr(bench, '__name__', bench)} ...", flush=True)
-            produced = bench()
+            name = getattr(bench, "__name__", str(bench))
+            print(f"[{group}] {name} ...", flush=True)
+            try:
+                produced = bench()
+            except Exception:  # reported; the other benchmarks still run
+                traceback.print_exc()
+                failed.append(f"{group}.{name}")
+                continue
             for r in produced if isinstance(produced, list) else [produced]:
                 results.append(r)
                 target = "" if r.target is None else f" (target {_format(r.target)}: "
@@ -226,10 +236,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 missed = missed or r.met is False
                 if r.notes:
                     print("\n".join(f"      {line}" for line in r.notes.strip().splitlines()))
-        sections[group] = render_section(group, results, command)
+        if any(f.startswith(f"{group}.") for f in failed):
+            print(f"[{group}] not written: a benchmark failed (its last section is kept)")
+        else:
+            sections[group] = render_section(group, results, command)
     if args.write is not None:
         write_report(args.write, sections)
         print(f"wrote {args.write}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 1 if args.check and missed else 0
 
 
