@@ -55,6 +55,21 @@ def _time(value: object, where: str) -> float:
         raise IntelError(f"{where}: {value[:40]!r} is not an ISO 8601 time") from None
 
 
+def fraud_call(rec: CallDetailRecord, classifier: NumberClassifier, tariff: Tariff) -> FraudCall:
+    """A CDR of confirmed fraud as the aggregator takes it: callee classified and rated."""
+    info = classifier.classify(rec.callee)
+    rate = tariff.lookup(info.e164) if info.e164 else None
+    return FraudCall(
+        rec.start.timestamp(),
+        rec.subscriber_id,
+        info.e164,
+        info.region,
+        info.calling_code,
+        rate.rate_per_min if rate is not None else None,
+        rec.source_ip,
+    )
+
+
 def _within(t: float, since: float | None, until: float | None) -> bool:
     return (since is None or t >= since) and (until is None or t < until)
 
@@ -97,19 +112,7 @@ def collect_replay(
             t = rec.start.timestamp()
             if not _within(t, since, until):
                 continue
-            info = classifier.classify(rec.callee)
-            rate = tariff.lookup(info.e164) if info.e164 else None
-            agg.add_call(
-                FraudCall(
-                    t,
-                    rec.subscriber_id,
-                    info.e164,
-                    info.region,
-                    info.calling_code,
-                    rate.rate_per_min if rate is not None else None,
-                    rec.source_ip,
-                )
-            )
+            agg.add_call(fraud_call(rec, classifier, tariff))
             found += 1
     return found
 
@@ -280,18 +283,6 @@ def collect_cut_calls(
         t = rec.start.timestamp()
         if not _within(t, since, until):
             continue
-        info = classifier.classify(rec.callee)
-        rate = tariff.lookup(info.e164) if info.e164 else None
-        agg.add_call(
-            FraudCall(
-                t,
-                rec.subscriber_id,
-                info.e164,
-                info.region,
-                info.calling_code,
-                rate.rate_per_min if rate is not None else None,
-                rec.source_ip,
-            )
-        )
+        agg.add_call(fraud_call(rec, classifier, tariff))
         found += 1
     return found
