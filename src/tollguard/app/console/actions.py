@@ -14,11 +14,14 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from tollguard.adapters.notify import Notification
+from tollguard.app.service.contacts import record_contact
 from tollguard.app.service.outbox import NO_MAILER
 from tollguard.app.service.recorder import utc
 from tollguard.app.service.runtime import ServiceRuntime
-from tollguard.domain.events import ActionKind, ContactResult, Output, Terminate
+from tollguard.domain.events import ActionKind, Terminate
 from tollguard.domain.records import Subscriber
+
+__all__ = ["change", "confirmation_text", "record_contact"]
 
 SUSPEND_REQUEST = "suspension_request_confirmed"
 RESTORE_REQUEST = "restoration_request_received"
@@ -40,49 +43,6 @@ async def change(
     )
     await run_in_threadpool(runtime.recorder.flush)
     return [o.call_id for o in out if isinstance(o, Terminate)]
-
-
-async def record_contact(
-    runtime: ServiceRuntime,
-    subscriber_id: str,
-    result: ContactResult,
-    *,
-    actor: str,
-    channel: str,
-    note: str,
-) -> list[Output]:
-    """Record the outcome of contacting a customer, as ``POST /v1/cases/{id}/contacts`` does:
-    the attempt is stored with the case (or audited when no case is open), then the engine
-    takes the outcome (restore, suspend or wait)."""
-    live, recorder, store = runtime.live, runtime.recorder, runtime.store
-    views = live.changed_cases()
-    if views is not None:
-        recorder.sync_cases(views)
-    at = utc(live.now())
-
-    def store_attempt() -> None:
-        case_id = recorder.case_ids.get(subscriber_id)
-        if case_id is None:
-            store.append_audit(
-                actor=actor,
-                action="case.contact",
-                subject=f"subscriber:{subscriber_id}",
-                reason=result.value,
-                at=at,
-                evidence={"channel": channel, "note": note, "case_id": None},
-            )
-        else:
-            store.add_contact_attempt(
-                case_id, channel=channel, at=at, outcome=result.value, by=actor, note=note
-            )
-
-    recorder.call(store_attempt)
-    out = live.contact(subscriber_id, result, actor=actor, channel=channel, note=note)
-    views = live.changed_cases()
-    if views is not None:
-        recorder.sync_cases(views)
-    await run_in_threadpool(recorder.flush)
-    return out
 
 
 def confirmation_text(kind: str, sub: Subscriber, note: str, when: str) -> tuple[str, str]:

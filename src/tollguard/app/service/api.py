@@ -29,6 +29,7 @@ from tollguard.adapters.store import StoreError
 from tollguard.app.console import router as console_router
 from tollguard.app.service.auth import Principal, Role, new_token, token_hash
 from tollguard.app.service.case_routes import case_router
+from tollguard.app.service.contacts import record_contact as record_contact_outcome
 from tollguard.app.service.deps import (
     AsAdmin,
     AsAnalyst,
@@ -651,40 +652,14 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         confirmed fraud suspends, no answer counts towards suspension."""
         if subscriber_id not in live.engine.subscribers:
             raise HTTPException(404, f"no subscriber {subscriber_id!r}")
-        views = live.changed_cases()
-        if views is not None:
-            runtime.recorder.sync_cases(views)
-        at = utc(live.now())
-
-        def store_attempt() -> None:
-            case_id = runtime.recorder.case_ids.get(subscriber_id)
-            if case_id is None:
-                store.append_audit(
-                    actor=who.actor,
-                    action="case.contact",
-                    subject=f"subscriber:{subscriber_id}",
-                    reason=body.result.value,
-                    at=at,
-                    evidence={"channel": body.channel, "note": body.note, "case_id": None},
-                )
-            else:
-                store.add_contact_attempt(
-                    case_id,
-                    channel=body.channel,
-                    at=at,
-                    outcome=body.result.value,
-                    by=who.actor,
-                    note=body.note,
-                )
-
-        runtime.recorder.call(store_attempt)
-        out = live.contact(
-            subscriber_id, body.result, actor=who.actor, channel=body.channel, note=body.note
+        out = await record_contact_outcome(
+            runtime,
+            subscriber_id,
+            body.result,
+            actor=who.actor,
+            channel=body.channel,
+            note=body.note,
         )
-        views = live.changed_cases()
-        if views is not None:
-            runtime.recorder.sync_cases(views)
-        await run_in_threadpool(runtime.recorder.flush)
         return {
             "subscriber_id": subscriber_id,
             "result": body.result.value,
