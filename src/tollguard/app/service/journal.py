@@ -125,8 +125,11 @@ class EventJournal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self.seq = 0
-        for _, row in self._rows():
+        # The last sequence number: in the newest file (named by its first one, so an empty
+        # newest file still tells); the older files are read when the journal is replayed.
+        files = self._files()
+        self.seq = files[-1][0] - 1 if files else 0
+        for _, row in self._rows(last_only=True):
             self.seq = max(self.seq, int(row[0]))  # type: ignore[call-overload]
         self._fd: int | None = None
 
@@ -138,9 +141,10 @@ class EventJournal:
                 found.append((int(start), p))
         return sorted(found)
 
-    def _rows(self) -> Iterator[tuple[str, list[object]]]:
+    def _rows(self, *, last_only: bool = False) -> Iterator[tuple[str, list[object]]]:
         files = self._files()
-        for n, (_, path) in enumerate(files):
+        first = len(files) - 1 if last_only and files else 0
+        for n, (_, path) in enumerate(files[first:], start=first):
             data = path.read_bytes()
             lines = data.split(b"\n")
             for i, line in enumerate(lines, start=1):

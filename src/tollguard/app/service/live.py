@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from tollguard.adapters.store import Control as StoredControl
 from tollguard.app.service.journal import CdrSeen, EventJournal
-from tollguard.domain.cases import CaseState
 from tollguard.domain.controls import Control, ControlKind
 from tollguard.domain.engine import Engine
 from tollguard.domain.events import (
@@ -290,13 +289,6 @@ class LiveEngine:
     def calls_in_progress(self) -> int:
         """International calls the engine is following."""
         return len(self.engine.active)
-
-    def open_case_states(self) -> dict[str, int]:
-        """How many open cases are in each state."""
-        counts = {s.value: 0 for s in CaseState if s is not CaseState.CLOSED}
-        for v in self.cases():
-            counts[v.state] = counts.get(v.state, 0) + 1
-        return counts
 
 
 def reconcile_controls(engine: Engine, in_force: Iterable[Control]) -> tuple[int, list[Control]]:

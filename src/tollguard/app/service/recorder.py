@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -145,15 +145,9 @@ def action_subject(action: Action) -> str:
 class RecorderStats:
     """What the recorder has done (for /metrics)."""
 
-    outputs: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     store_retries: int = 0
     switch_failures: int = 0
-    list_syncs: int = 0
-
-    def count(self, name: str) -> None:
-        """Count one output of a kind."""
-        self.outputs[name] = self.outputs.get(name, 0) + 1
 
 
 RETRY_FIRST_S = 0.5
@@ -313,7 +307,6 @@ class Recorder:
         cuts: list[Terminate] = []
         with self.store.begin() as conn:
             for o in outputs:
-                self.stats.count(type(o).__name__)
                 if isinstance(o, Action):
                     controls_changed |= self._action(o, conn)
                     if o.action is ActionKind.NOTIFY:
@@ -518,6 +511,5 @@ class Recorder:
         if self.switch is not None and lists != self._last_lists:
             if self.switch.sync_lists(lists):
                 self._last_lists = lists
-                self.stats.list_syncs += 1
             else:
                 self.stats.switch_failures += 1
