@@ -287,3 +287,32 @@ def test_the_same_file_twice_in_one_run(
     assert [f.skipped for f in summary.files] == [False, True, True]
     assert counts(summary.files[0]) == (5, 3, 1, 1)
     assert store.count("cdrs") == 3 and store.count("quarantine") == 1
+
+
+def test_on_record_hands_over_every_good_record_once(
+    store: Store, inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    seen: list[object] = []
+    summary = ingest_files(
+        store,
+        [inputs["subscribers"]],
+        [inputs["cdrs"]],
+        [inputs["sip"]],
+        quarantine_dir=tmp_path / "q",
+        batch_rows=2,
+        on_record=seen.append,
+    )
+    assert len(seen) == summary.accepted  # the repeated call id is quarantined, not handed over
+    cdr_ids = [getattr(r, "call_id", None) for r in seen if hasattr(r, "callee")]
+    assert cdr_ids and len(cdr_ids) == len(set(cdr_ids))
+    assert all(store.get_cdr(c) is not None for c in cdr_ids)
+    again: list[object] = []
+    ingest_files(
+        store,
+        [inputs["subscribers"]],
+        [inputs["cdrs"]],
+        [inputs["sip"]],
+        quarantine_dir=tmp_path / "q",
+        on_record=again.append,
+    )
+    assert again == []  # files stored before are skipped and not read

@@ -249,11 +249,14 @@ def ingest_files(
     progress: ProgressCallback | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     batch_rows: int = BATCH_ROWS,
+    on_record: Callable[[Any], None] | None = None,
 ) -> IngestSummary:
     """Ingest subscribers, then CDRs, then SIP events; return the counts per file and in total.
 
     ``cdr_format`` is passed to :func:`tollguard.adapters.readers.read_any_cdrs` (``None``: detect
-    it). Raises :class:`IngestError`, before writing anything, if any input is unusable.
+    it). ``on_record`` is called with every good record read (not for files skipped as ingested
+    before), so a caller that also needs the records reads the file once. Raises
+    :class:`IngestError`, before writing anything, if any input is unusable.
     """
     inputs = [
         _fingerprint(kind, Path(p))
@@ -277,7 +280,9 @@ def ingest_files(
                 continue
             qfile = _QuarantineFile(_quarantine_path(quarantine_dir, item, used))
             try:
-                result = _ingest_one(store, item, readers[n], qfile, progress, clock, batch_rows)
+                result = _ingest_one(
+                    store, item, readers[n], qfile, progress, clock, batch_rows, on_record
+                )
             finally:
                 qfile.close()
             summary.files.append(result)
@@ -303,6 +308,7 @@ def _ingest_one(
     progress: ProgressCallback | None,
     clock: Callable[[], datetime],
     batch_rows: int,
+    on_record: Callable[[Any], None] | None = None,
 ) -> FileSummary:
     record = store.start_ingested_file(
         item.kind, str(item.path), item.sha256, item.size, at=clock()
@@ -343,6 +349,8 @@ def _ingest_one(
                 qfile.write(row)
             else:
                 good.append(row)
+                if on_record is not None:
+                    on_record(row)
             if len(good) + len(bad) >= batch_rows:
                 flush()
         flush()

@@ -919,9 +919,11 @@ async def ingest_cdrs(
 
     def work() -> tuple[Any, list[CallDetailRecord]]:
         records: list[CallDetailRecord] = []
-        for item in read_any_cdrs(path, cdr_format):
+
+        def keep(item: object) -> None:
             if isinstance(item, CallDetailRecord):
                 records.append(item)
+
         summary = ingest_files(
             runtime.store,
             [],
@@ -929,7 +931,13 @@ async def ingest_cdrs(
             [],
             cdr_format=cdr_format,
             quarantine_dir=data_dir / "quarantine",
+            on_record=keep,
         )
+        if summary.files and summary.files[0].skipped:
+            # Stored before (a retry after a lost answer): read it again so that whatever the
+            # engine has not metered yet is metered; what it has is recognised by its call id.
+            for item in read_any_cdrs(path, cdr_format):
+                keep(item)
         return summary, records
 
     try:
