@@ -661,3 +661,24 @@ def test_sip_events_are_kept_in_the_store(client: TestClient, svc: Service) -> N
     rt = client.app.state.runtime  # type: ignore[attr-defined]
     (kept,) = rt.store.list_sip_events(source_ip="203.0.113.40")
     assert (kept.username, kept.user_agent) == ("alice", "Kumo IPX-200 fw 2.1")
+
+
+def test_the_switch_learns_whether_a_line_is_barred_by_its_customer_or_suspended(
+    svc: Service,
+) -> None:
+    from tollguard.domain.records import IntlStatus
+
+    store = Store.open(svc.db)
+    at = datetime.fromtimestamp(svc.clock(), UTC)
+    store.upsert_subscribers([customer("dave", status=IntlStatus.SUSPENDED)], at=at)
+    store.close()
+    with svc.client() as c:
+        rt = c.app.state.runtime  # type: ignore[attr-defined]
+        lists = rt.recorder.hard_lists()
+        assert {"dave", "+81355550004", "0355550004"} <= lists.barred
+        assert "dave" not in lists.suspended and "alice" not in lists.barred
+        c.post("/v1/subscribers/dave/suspend", json={"reason": "fraud"}, headers=svc.h("analyst"))
+        rt.recorder.flush()
+        lists = rt.recorder.hard_lists()
+        assert "dave" in lists.suspended and "+81355550004" in lists.suspended
+        assert "dave" not in lists.barred  # the control is what the switch must name

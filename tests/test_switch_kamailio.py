@@ -155,6 +155,7 @@ LISTS = HardLists(
     blocked_ips=frozenset({"203.0.113.9"}),
     suspended=frozenset({"S0002", "81335550102", "+81335550102"}),
     restricted_prefixes=frozenset({"850", "+1876", "88213"}),
+    barred=frozenset({"S0010", "81335550110"}),
 )
 
 
@@ -233,6 +234,8 @@ def test_sync_lists_writes_new_entries_first_and_deletes_stale_ones_last(
                 "S0002": "international_suspended",
                 "81335550102": "international_suspended",
                 "+81335550102": "international_suspended",
+                "S0010": "international_barred_by_customer",
+                "81335550110": "international_barred_by_customer",
             },
             HTABLE_RESTRICTED_PREFIXES: {
                 "850": "country_restricted",
@@ -423,9 +426,10 @@ def test_real_sync_lists_fills_and_prunes_the_htables(
     with KamailioRpc(kam.rpc_url) as rpc:
         assert rpc.sync_lists(LISTS) is True
         assert rpc.table(HTABLE_BLOCKED_IPS) == {"203.0.113.9": "ip_blocked"}
-        assert rpc.table(HTABLE_SUSPENDED) == dict.fromkeys(
-            LISTS.suspended, "international_suspended"
-        )
+        assert rpc.table(HTABLE_SUSPENDED) == {
+            **dict.fromkeys(LISTS.suspended, "international_suspended"),
+            **dict.fromkeys(LISTS.barred, "international_barred_by_customer"),
+        }
         assert rpc.table(HTABLE_RESTRICTED_PREFIXES) == {
             "850": "country_restricted",
             "1876": "country_restricted",

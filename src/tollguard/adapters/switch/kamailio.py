@@ -54,6 +54,7 @@ HTABLE_RESTRICTED_PREFIXES: Final = "tg_prefix"
 
 REASON_IP_BLOCKED: Final = "ip_blocked"
 REASON_SUSPENDED: Final = "international_suspended"
+REASON_BARRED: Final = "international_barred_by_customer"
 REASON_COUNTRY_RESTRICTED: Final = "country_restricted"
 REASON_RANGE_DENIED: Final = "range_denied"
 
@@ -259,7 +260,11 @@ class KamailioRpc:
         """Replace Kamailio's hard lists with ``lists``; ``True`` when every table was written."""
         tables: list[tuple[str, dict[str, str]]] = [
             (HTABLE_BLOCKED_IPS, self._entries(lists.blocked_ips, lambda _: REASON_IP_BLOCKED)),
-            (HTABLE_SUSPENDED, self._entries(lists.suspended, lambda _: REASON_SUSPENDED)),
+            (
+                HTABLE_SUSPENDED,
+                self._entries(lists.barred, lambda _: REASON_BARRED)
+                | self._entries(lists.suspended, lambda _: REASON_SUSPENDED),
+            ),
             (
                 HTABLE_RESTRICTED_PREFIXES,
                 self._entries(

@@ -492,12 +492,23 @@ class Recorder:
             elif c.kind == ControlKind.DESTINATION_DENIAL.value and ":" not in c.subject:
                 prefixes.add(c.subject.lstrip("+"))
         names: set[str] = set()
+        barred: set[str] = set()
         for sub in self.store.list_subscribers():
-            if sub.subscriber_id in suspended or sub.intl_status is IntlStatus.SUSPENDED:
-                names.add(sub.subscriber_id)
-                for number in sub.numbers:
-                    names.update(number_forms(number))
-        lists = HardLists(frozenset(ips), frozenset(names | suspended), frozenset(prefixes))
+            if sub.subscriber_id in suspended:
+                into = names  # a control wins: the bar would not lift it
+            elif sub.intl_status is IntlStatus.SUSPENDED:
+                into = barred
+            else:
+                continue
+            into.add(sub.subscriber_id)
+            for number in sub.numbers:
+                into.update(number_forms(number))
+        lists = HardLists(
+            frozenset(ips),
+            frozenset(names | suspended),
+            frozenset(prefixes),
+            frozenset(barred - names - suspended),
+        )
         return lists, blocks
 
     def sync_lists(self) -> None:

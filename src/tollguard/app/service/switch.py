@@ -16,8 +16,10 @@ class HardLists:
     """Lists a switch can enforce by itself, even when tollguard does not answer.
 
     - ``blocked_ips``: source addresses whose calls are refused.
-    - ``suspended``: subscriber ids (and their numbers, E.164 without ``+`` and national) whose
-      international calling is suspended or barred at their own request.
+    - ``suspended``: subscriber ids (and their numbers: E.164 with and without ``+``, national)
+      whose international calling is suspended by a control (fraud, an analyst, dormancy).
+    - ``barred``: the same for customers who barred international calling themselves
+      (``intl_status=suspended``), so the switch's refusal names the right reason.
     - ``restricted_prefixes``: E.164 prefixes without ``+`` (a country calling code, or a
       longer range) to which nobody may call.
     """
@@ -25,6 +27,7 @@ class HardLists:
     blocked_ips: frozenset[str] = field(default_factory=frozenset)
     suspended: frozenset[str] = field(default_factory=frozenset)
     restricted_prefixes: frozenset[str] = field(default_factory=frozenset)
+    barred: frozenset[str] = field(default_factory=frozenset)
 
 
 class SwitchControl(Protocol):
