@@ -1,10 +1,12 @@
 """The carrier stage of the Spark job: what no single customer key can decide, on the driver.
 
 After each micro-batch the driver receives the keys' rows (:mod:`tollguard.app.spark.customer`)
-and, in event-time order, feeds the cross-customer detectors of a carrier-wide
-:class:`~tollguard.domain.engine.Engine` with them (the same policy code as the embedded engine:
-``observe_attempt`` for country bursts, one address across accounts and range bursts,
-``sip_event`` for SIP floods and brute force). It merges the customers' additions to the
+and the rows of Spark's event-time windowed aggregation (the customers seen per country and per
+public source address in each window), and, in event-time order, feeds the cross-customer
+detectors of a carrier-wide :class:`~tollguard.domain.engine.Engine` with them (the same policy
+code as the embedded engine: ``observe_attempt`` decides country bursts and one address across
+accounts from the windows Spark counted, and counts and decides range bursts; ``sip_event``
+decides SIP floods and brute force). It merges the customers' additions to the
 population baseline, keeps the carrier controls in force (and their expiry), then publishes the
 :class:`~tollguard.app.spark.customer.Context` the keys read in the next micro-batch. The rows it
 sees are a small share of the traffic: international attempts, SIP failures, successes after
@@ -14,6 +16,7 @@ failures, and the customers' outputs.
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,11 +25,14 @@ from typing import Any
 
 from tollguard.app.replay import OutputFormatter
 from tollguard.app.spark.customer import (
+    ADDRESS_WINDOW,
+    COUNTRY_WINDOW,
     IPS,
     OBS,
     OUT,
     POP,
     SIP,
+    WIN,
     BruteforceNotice,
     Context,
     Setup,
@@ -34,7 +40,7 @@ from tollguard.app.spark.customer import (
     merge_population,
     write_context,
 )
-from tollguard.domain.detectors.base import CallContext
+from tollguard.domain.detectors.base import CallContext, DistinctInWindow
 from tollguard.domain.detectors.destination_novelty import DestinationNovelty
 from tollguard.domain.detectors.population import PopulationBaseline
 from tollguard.domain.detectors.source_ip import SourceIpHistory
@@ -45,7 +51,18 @@ from tollguard.domain.policy import TollguardPolicy
 #: A row from the keys: (kind, time, payload).
 Row = tuple[str, float, Any]
 
-_RANK = {SIP: 0, OBS: 1, OUT: 2}
+# a window row first: an attempt at t counts itself, as in the embedded engine
+_RANK = {WIN: 0, SIP: 1, OBS: 2, OUT: 3}
+
+
+class _WindowedPolicy(TollguardPolicy):
+    """The carrier's policy: the country and address windows are counted by Spark's windowed
+    aggregation (:meth:`Carrier.process` learns its rows), so an attempt only reads them."""
+
+    def _count_in_window(
+        self, window: DistinctInWindow, t: float, key: str, member: str, window_s: float
+    ) -> int:
+        return window.count(key, t, window_s)
 
 
 @dataclass(slots=True)
@@ -67,6 +84,7 @@ class Carrier:
         self.engine = Engine(setup.subscribers.values(), setup.config)
         policy = self.engine.policy
         assert isinstance(policy, TollguardPolicy)
+        policy.__class__ = _WindowedPolicy
         self.policy = policy
         if population is not None:  # a baseline rebuilt over history (tollguard spark backtest)
             policy.population = population
@@ -104,13 +122,15 @@ class Carrier:
                     held_alerts.setdefault((t, ip), []).append(payload)
                 else:
                     own.append((t, i, payload))
-            elif kind in (OBS, SIP):
+            elif kind in (OBS, SIP, WIN):
                 items.append((t, _RANK[kind], i, kind, payload))
         items.sort(key=lambda x: (x[0], x[1], x[2]))
         made: list[Output] = []
         for t, _, _, kind, payload in items:
             self._advance(t, made)
-            if kind == SIP:
+            if kind == WIN:
+                self._window(t, payload)
+            elif kind == SIP:
                 self._sip(payload, made)
             elif kind == OBS:
                 ctx, novel = payload
@@ -130,6 +150,24 @@ class Carrier:
         if t > engine.now:
             out.extend(engine.advance(t))
             engine.now = t
+
+    def _window(self, t: float, row: tuple[str, str, str]) -> None:
+        """A customer seen at ``t`` under a subject of a window Spark counts (the first and the
+        last time in each aggregation window come as rows): the same window the embedded engine
+        learns. Counts are exact: the first time of the aggregation window holding ``t`` is
+        within one window length of ``t``, and each earlier window's last time is its member's
+        last attempt there."""
+        detector, subject, member = row
+        cfg = self.setup.config
+        window: DistinctInWindow
+        if detector == COUNTRY_WINDOW:
+            window, length = self.policy.country_burst, cfg.country_burst.window_s
+        elif detector == ADDRESS_WINDOW:
+            window, length = self.policy.shared_ip, cfg.source_ip.shared_window_s
+        else:
+            return
+        if window.seen.get(subject, {}).get(member, -math.inf) < t:
+            window.learn_one(t, subject, member, length)
 
     def _observe(self, ctx: CallContext, novel: bool, out: list[Output]) -> None:
         policy = self.policy

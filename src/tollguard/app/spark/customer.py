@@ -43,13 +43,14 @@ from tollguard.domain.events import (
     Alert,
     CallAnswered,
     CallEnded,
+    CallStarted,
     Event,
     Output,
     SipEvent,
     Terminate,
 )
 from tollguard.domain.policy import TollguardPolicy
-from tollguard.domain.records import SipEventKind, Subscriber
+from tollguard.domain.records import Service, SipEventKind, Subscriber
 
 #: Controls that apply to every customer: the carrier's, put in force by the driver.
 CARRIER_KINDS = (ControlKind.COUNTRY_RESTRICTION, ControlKind.IP_BLOCK)
@@ -60,6 +61,12 @@ OBS = "obs"  # an international attempt as the carrier sees it: (CallContext, no
 POP = "pop"  # the customer's additions to the population baseline in this micro-batch
 IPS = "ips"  # the customer's known source addresses (when they changed)
 SIP = "sip"  # a SIP failure or success for the carrier's flood detection
+WIN = "win"  # Spark's windowed aggregation: a customer seen in a cross-customer window
+
+#: The cross-customer windows Spark counts (event-time windowed aggregation): detector names,
+#: the first part of a window row's key ``w:<detector>:<subject>``.
+COUNTRY_WINDOW = "country_burst"  # subject: the called country (its code only)
+ADDRESS_WINDOW = "shared_source_ip"  # subject: the public source address of an IP line
 
 _SIP_KINDS = {k.value: k for k in SipEventKind}
 _RANK_SIP, _RANK_ANSWER, _RANK_END = 1, 2, 3
@@ -430,6 +437,26 @@ class CustomerRunner:
         finally:
             engine.restricted = restricted
         return pickle.dumps(ks, protocol=pickle.HIGHEST_PROTOCOL)
+
+    # -- the windowed aggregation's input -------------------------------------------------------
+    def window_keys(
+        self, sid: str, callee: str, source_ip: str | None, t: float
+    ) -> list[tuple[str, str]]:
+        """The cross-customer windows an attempt counts in, ``(detector, subject)``, as the
+        embedded engine's ``observe_attempt`` counts it: every international attempt in its
+        country (the country code only, never the number), and an IP line's attempt from a
+        public address in that address."""
+        ctx = self.shell.enrich(CallStarted(t, "", sid, callee, source_ip or None), t)
+        if not ctx.international:
+            return []
+        keys: list[tuple[str, str]] = []
+        if ctx.region:
+            keys.append((COUNTRY_WINDOW, ctx.region))
+        if ctx.source_ip and ctx.ip_public:
+            sub = self.setup.subscribers.get(sid)
+            if sub is None or sub.service is Service.IP:
+                keys.append((ADDRESS_WINDOW, ctx.source_ip))
+        return keys
 
     # -- source-address keys ------------------------------------------------------------------
     def run_address(
