@@ -906,6 +906,12 @@ class TollguardPolicy:
             cfg.min_usernames,
             cfg.single_user_failures,
         )
+        self.sip_decide(event, ev, out)
+
+    def sip_decide(self, event: SipEvent, ev: Evidence | None, out: list[Output]) -> None:
+        """Act on a SIP event given what the flood detector found in its window (``ev``):
+        learn a customer's address from a success, block a flood, open a brute-force case."""
+        cfg = self.cfg.sip_flood
         sid = self.engine.subscriber_for_username(event.username)
         ipi = self.engine.ips.lookup(event.source_ip)
         learnable = event.event.value in ("auth_success", "register") and ev is None

@@ -3,14 +3,15 @@
 After each micro-batch the driver receives the keys' rows (:mod:`tollguard.app.spark.customer`)
 and the rows of Spark's event-time windowed aggregation (the customers seen per country and per
 public source address in each window), and, in event-time order, feeds the cross-customer
-detectors of a carrier-wide :class:`~tollguard.domain.engine.Engine` with them (the same policy
-code as the embedded engine: ``observe_attempt`` decides country bursts and one address across
-accounts from the windows Spark counted, and counts and decides range bursts; ``sip_event``
-decides SIP floods and brute force). It merges the customers' additions to the
-population baseline, keeps the carrier controls in force (and their expiry), then publishes the
-:class:`~tollguard.app.spark.customer.Context` the keys read in the next micro-batch. The rows it
-sees are a small share of the traffic: international attempts, SIP failures, successes after
-failures, and the customers' outputs.
+detectors of a carrier-wide :class:`~tollguard.domain.engine.Engine` with them, through the same
+policy code as the embedded engine: ``observe_attempt`` decides country bursts and one address
+across accounts from the windows Spark counted (and counts and decides range bursts, whose input
+depends on each customer's history); ``sip_decide`` acts on the SIP floods and brute-force
+successes the source-address keys found in their windows. It merges the customers' additions to
+the population baseline, keeps the carrier controls in force (and their expiry), then publishes
+the :class:`~tollguard.app.spark.customer.Context` the keys read in the next micro-batch. The
+rows it sees are a small share of the traffic: international attempts, the windows' customers,
+SIP floods and brute forces, and the customers' outputs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tollguard.app.replay import OutputFormatter
 from tollguard.app.spark.customer import (
     ADDRESS_WINDOW,
     COUNTRY_WINDOW,
+    FAILS,
     IPS,
     OBS,
     OUT,
@@ -40,7 +42,7 @@ from tollguard.app.spark.customer import (
     merge_population,
     write_context,
 )
-from tollguard.domain.detectors.base import CallContext, DistinctInWindow
+from tollguard.domain.detectors.base import CallContext, DistinctInWindow, Evidence
 from tollguard.domain.detectors.destination_novelty import DestinationNovelty
 from tollguard.domain.detectors.population import PopulationBaseline
 from tollguard.domain.detectors.source_ip import SourceIpHistory
@@ -92,6 +94,8 @@ class Carrier:
         self.notices: dict[str, list[BruteforceNotice]] = {}
         self.shared_blocks: dict[str, list[str]] = {}
         self.published_flagged: dict[str, int] = {}
+        #: address -> its SIP failures so far, as its key reports them once they are enough
+        self.failures: dict[str, int] = {}
         self.publish()
 
     # -- one micro-batch ----------------------------------------------------------------------
@@ -108,6 +112,12 @@ class Carrier:
             latest = max(latest, t)
             if kind == POP:
                 merge_population(policy.population, payload)
+            elif kind == FAILS:
+                ip, total = payload
+                if total:
+                    self.failures[ip] = total
+                else:
+                    self.failures.pop(ip, None)
             elif kind == IPS:
                 sid, addresses = payload
                 history = SourceIpHistory()
@@ -131,7 +141,8 @@ class Carrier:
             if kind == WIN:
                 self._window(t, payload)
             elif kind == SIP:
-                self._sip(payload, made)
+                event, ev = payload
+                self._sip(event, ev, made)
             elif kind == OBS:
                 ctx, novel = payload
                 self._observe(ctx, novel, made)
@@ -186,10 +197,12 @@ class Carrier:
                 window = self.setup.config.source_ip.shared_window_s
                 self.shared_blocks[o.ip] = policy.shared_ip.members(o.ip, o.time, window)
 
-    def _sip(self, event: SipEvent, out: list[Output]) -> None:
+    def _sip(self, event: SipEvent, ev: Evidence, out: list[Output]) -> None:
+        """A flood or brute-force success found by the address's key: decided as the embedded
+        engine's ``sip_event`` decides it."""
         policy = self.policy
         mark = len(out)
-        policy.sip_event(event, out)
+        policy.sip_decide(event, ev, out)
         mine = out[mark:]
         del out[mark:]
         sid = policy.engine.subscriber_for_username(event.username)
@@ -242,10 +255,7 @@ class Carrier:
     def publish(self) -> Context:
         """Write the context the keys read in the next micro-batch."""
         policy = self.policy
-        need = self.setup.config.sip_flood.min_failures
-        flagged = {
-            ip: s.total_failures for ip, s in policy.sip.sources.items() if s.total_failures >= need
-        }
+        flagged = dict(self.failures)
         self.version += 1
         context = Context(
             version=self.version,

@@ -8,7 +8,8 @@ Input rows, one schema for every key (``key`` routes them):
 
 =========  ==========================================================================
 ``c:ID``   a customer: its CDRs (``kind=cdr``) and SIP registrations/successes (``sip``)
-``i:IP``   a source address: its SIP failures and successes (``sip``)
+``i:IP``   a source address: its SIP failures and successes (``sip``), counted in the flood
+           detector's window
 ``t:``     a heartbeat (``kind=tick``, a SIP row whose event is ``tick``): moves event time
 ``w:D:S``  an international attempt counted in the cross-customer window ``D`` under subject
            ``S`` (a country, a public address) by customer ``member``: input of the windowed
@@ -166,8 +167,8 @@ def _stateful(context_dir: str) -> Any:
         rows: list[tuple[str, float, Any]] = []
         if k.startswith("c:"):
             calls, sips = group_rows(iter(records))
-            blob, rows, wake = runner.run_customer(k[2:], prev, calls, sips, watermark)
-            state.update((blob,))
+            customer, rows, wake = runner.run_customer(k[2:], prev, calls, sips, watermark)
+            state.update((customer,))
             if wake is not None:
                 state.setTimeoutTimestamp(max(int(wake * 1000), wm_ms + 1))
         elif k.startswith("i:"):
@@ -175,8 +176,14 @@ def _stateful(context_dir: str) -> Any:
                 (sip_event(r) for r in records),
                 key=lambda e: (e.time, e.username, e.event.value, e.user_agent),
             )
-            blob, rows = runner.run_address(prev, events)
-            state.update((blob,))
+            blob, rows, wake = runner.run_address(k[2:], prev, events, watermark)
+            if blob is None:
+                if state.exists:
+                    state.remove()
+            else:
+                state.update((blob,))
+                if wake is not None:
+                    state.setTimeoutTimestamp(max(int(wake * 1000), wm_ms + 1))
         elif records:
             rows = [("tick", max(float(r["time"]) for r in records), None)]
         yield pd.DataFrame(
