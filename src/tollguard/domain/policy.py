@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tollguard.domain.cases import Case, CaseState, ContactAttempt
 from tollguard.domain.controls import Control, ControlKind, DenyReason
-from tollguard.domain.detectors.base import CallContext, Evidence, capped_power
+from tollguard.domain.detectors.base import CallContext, DistinctInWindow, Evidence, capped_power
 from tollguard.domain.detectors.calling_hours import CallingHours
 from tollguard.domain.detectors.charge_meter import ChargeMeter
 from tollguard.domain.detectors.concurrency import Concurrency
@@ -229,13 +229,21 @@ class TollguardPolicy:
         cust.conc.start(ctx.call_id, ctx.time)
         cust.last_intl = ctx.time
         if ctx.region:
-            self.country_burst.learn_one(
-                ctx.time, ctx.region, ctx.subscriber_id, cfg.country_burst.window_s
+            self._count_in_window(
+                self.country_burst,
+                ctx.time,
+                ctx.region,
+                ctx.subscriber_id,
+                cfg.country_burst.window_s,
             )
             self._check_country_burst(ctx, out)
         if ctx.source_ip and ctx.ip_public and self._is_ip_line(ctx.subscriber_id):
-            n = self.shared_ip.learn_one(
-                ctx.time, ctx.source_ip, ctx.subscriber_id, cfg.source_ip.shared_window_s
+            n = self._count_in_window(
+                self.shared_ip,
+                ctx.time,
+                ctx.source_ip,
+                ctx.subscriber_id,
+                cfg.source_ip.shared_window_s,
             )
             if n >= cfg.source_ip.shared_min_customers:
                 self._check_shared_ip(ctx, out)
@@ -246,6 +254,14 @@ class TollguardPolicy:
             )
             if n >= cfg.range_burst.min_customers:
                 self._deny_range(ctx, prefix, n, out)
+
+    def _count_in_window(
+        self, window: DistinctInWindow, t: float, key: str, member: str, window_s: float
+    ) -> int:
+        """Count an attempt in a cross-customer window (country, address); the customers in it
+        now. A carrier whose windows are counted elsewhere (Spark's windowed aggregation) only
+        reads them here."""
+        return window.learn_one(t, key, member, window_s)
 
     def _dear(self, ctx: CallContext) -> bool:
         return (
@@ -890,6 +906,12 @@ class TollguardPolicy:
             cfg.min_usernames,
             cfg.single_user_failures,
         )
+        self.sip_decide(event, ev, out)
+
+    def sip_decide(self, event: SipEvent, ev: Evidence | None, out: list[Output]) -> None:
+        """Act on a SIP event given what the flood detector found in its window (``ev``):
+        learn a customer's address from a success, block a flood, open a brute-force case."""
+        cfg = self.cfg.sip_flood
         sid = self.engine.subscriber_for_username(event.username)
         ipi = self.engine.ips.lookup(event.source_ip)
         learnable = event.event.value in ("auth_success", "register") and ev is None

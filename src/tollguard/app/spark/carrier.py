@@ -1,19 +1,23 @@
 """The carrier stage of the Spark job: what no single customer key can decide, on the driver.
 
 After each micro-batch the driver receives the keys' rows (:mod:`tollguard.app.spark.customer`)
-and, in event-time order, feeds the cross-customer detectors of a carrier-wide
-:class:`~tollguard.domain.engine.Engine` with them (the same policy code as the embedded engine:
-``observe_attempt`` for country bursts, one address across accounts and range bursts,
-``sip_event`` for SIP floods and brute force). It merges the customers' additions to the
-population baseline, keeps the carrier controls in force (and their expiry), then publishes the
-:class:`~tollguard.app.spark.customer.Context` the keys read in the next micro-batch. The rows it
-sees are a small share of the traffic: international attempts, SIP failures, successes after
-failures, and the customers' outputs.
+and the rows of Spark's event-time windowed aggregation (the customers seen per country and per
+public source address in each window), and, in event-time order, feeds the cross-customer
+detectors of a carrier-wide :class:`~tollguard.domain.engine.Engine` with them, through the same
+policy code as the embedded engine: ``observe_attempt`` decides country bursts and one address
+across accounts from the windows Spark counted (and counts and decides range bursts, whose input
+depends on each customer's history); ``sip_decide`` acts on the SIP floods and brute-force
+successes the source-address keys found in their windows. It merges the customers' additions to
+the population baseline, keeps the carrier controls in force (and their expiry), then publishes
+the :class:`~tollguard.app.spark.customer.Context` the keys read in the next micro-batch. The
+rows it sees are a small share of the traffic: international attempts, the windows' customers,
+SIP floods and brute forces, and the customers' outputs.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,11 +26,15 @@ from typing import Any
 
 from tollguard.app.replay import OutputFormatter
 from tollguard.app.spark.customer import (
+    ADDRESS_WINDOW,
+    COUNTRY_WINDOW,
+    FAILS,
     IPS,
     OBS,
     OUT,
     POP,
     SIP,
+    WIN,
     BruteforceNotice,
     Context,
     Setup,
@@ -34,7 +42,7 @@ from tollguard.app.spark.customer import (
     merge_population,
     write_context,
 )
-from tollguard.domain.detectors.base import CallContext
+from tollguard.domain.detectors.base import CallContext, DistinctInWindow, Evidence
 from tollguard.domain.detectors.destination_novelty import DestinationNovelty
 from tollguard.domain.detectors.population import PopulationBaseline
 from tollguard.domain.detectors.source_ip import SourceIpHistory
@@ -45,7 +53,18 @@ from tollguard.domain.policy import TollguardPolicy
 #: A row from the keys: (kind, time, payload).
 Row = tuple[str, float, Any]
 
-_RANK = {SIP: 0, OBS: 1, OUT: 2}
+# a window row first: an attempt at t counts itself, as in the embedded engine
+_RANK = {WIN: 0, SIP: 1, OBS: 2, OUT: 3}
+
+
+class _WindowedPolicy(TollguardPolicy):
+    """The carrier's policy: the country and address windows are counted by Spark's windowed
+    aggregation (:meth:`Carrier.process` learns its rows), so an attempt only reads them."""
+
+    def _count_in_window(
+        self, window: DistinctInWindow, t: float, key: str, member: str, window_s: float
+    ) -> int:
+        return window.count(key, t, window_s)
 
 
 @dataclass(slots=True)
@@ -67,6 +86,7 @@ class Carrier:
         self.engine = Engine(setup.subscribers.values(), setup.config)
         policy = self.engine.policy
         assert isinstance(policy, TollguardPolicy)
+        policy.__class__ = _WindowedPolicy
         self.policy = policy
         if population is not None:  # a baseline rebuilt over history (tollguard spark backtest)
             policy.population = population
@@ -74,6 +94,8 @@ class Carrier:
         self.notices: dict[str, list[BruteforceNotice]] = {}
         self.shared_blocks: dict[str, list[str]] = {}
         self.published_flagged: dict[str, int] = {}
+        #: address -> its SIP failures so far, as its key reports them once they are enough
+        self.failures: dict[str, int] = {}
         self.publish()
 
     # -- one micro-batch ----------------------------------------------------------------------
@@ -90,6 +112,12 @@ class Carrier:
             latest = max(latest, t)
             if kind == POP:
                 merge_population(policy.population, payload)
+            elif kind == FAILS:
+                ip, total = payload
+                if total:
+                    self.failures[ip] = total
+                else:
+                    self.failures.pop(ip, None)
             elif kind == IPS:
                 sid, addresses = payload
                 history = SourceIpHistory()
@@ -104,14 +132,17 @@ class Carrier:
                     held_alerts.setdefault((t, ip), []).append(payload)
                 else:
                     own.append((t, i, payload))
-            elif kind in (OBS, SIP):
+            elif kind in (OBS, SIP, WIN):
                 items.append((t, _RANK[kind], i, kind, payload))
         items.sort(key=lambda x: (x[0], x[1], x[2]))
         made: list[Output] = []
         for t, _, _, kind, payload in items:
             self._advance(t, made)
-            if kind == SIP:
-                self._sip(payload, made)
+            if kind == WIN:
+                self._window(t, payload)
+            elif kind == SIP:
+                event, ev = payload
+                self._sip(event, ev, made)
             elif kind == OBS:
                 ctx, novel = payload
                 self._observe(ctx, novel, made)
@@ -131,6 +162,24 @@ class Carrier:
             out.extend(engine.advance(t))
             engine.now = t
 
+    def _window(self, t: float, row: tuple[str, str, str]) -> None:
+        """A customer seen at ``t`` under a subject of a window Spark counts (the first and the
+        last time in each aggregation window come as rows): the same window the embedded engine
+        learns. Counts are exact: the first time of the aggregation window holding ``t`` is
+        within one window length of ``t``, and each earlier window's last time is its member's
+        last attempt there."""
+        detector, subject, member = row
+        cfg = self.setup.config
+        window: DistinctInWindow
+        if detector == COUNTRY_WINDOW:
+            window, length = self.policy.country_burst, cfg.country_burst.window_s
+        elif detector == ADDRESS_WINDOW:
+            window, length = self.policy.shared_ip, cfg.source_ip.shared_window_s
+        else:
+            return
+        if window.seen.get(subject, {}).get(member, -math.inf) < t:
+            window.learn_one(t, subject, member, length)
+
     def _observe(self, ctx: CallContext, novel: bool, out: list[Output]) -> None:
         policy = self.policy
         cust = policy.customer(ctx.subscriber_id)
@@ -148,10 +197,12 @@ class Carrier:
                 window = self.setup.config.source_ip.shared_window_s
                 self.shared_blocks[o.ip] = policy.shared_ip.members(o.ip, o.time, window)
 
-    def _sip(self, event: SipEvent, out: list[Output]) -> None:
+    def _sip(self, event: SipEvent, ev: Evidence, out: list[Output]) -> None:
+        """A flood or brute-force success found by the address's key: decided as the embedded
+        engine's ``sip_event`` decides it."""
         policy = self.policy
         mark = len(out)
-        policy.sip_event(event, out)
+        policy.sip_decide(event, ev, out)
         mine = out[mark:]
         del out[mark:]
         sid = policy.engine.subscriber_for_username(event.username)
@@ -204,10 +255,7 @@ class Carrier:
     def publish(self) -> Context:
         """Write the context the keys read in the next micro-batch."""
         policy = self.policy
-        need = self.setup.config.sip_flood.min_failures
-        flagged = {
-            ip: s.total_failures for ip, s in policy.sip.sources.items() if s.total_failures >= need
-        }
+        flagged = dict(self.failures)
         self.version += 1
         context = Context(
             version=self.version,

@@ -8,8 +8,10 @@ with), plus the answers and ends of its calls not yet due. Its CDRs become event
 restriction of the replay's order), and events are processed only up to the watermark, so that a
 call's end never overtakes a later call's start of the same customer.
 
-A **source-address key** (``i:<address>``) passes on the SIP failures and successes the carrier
-needs for flood and brute-force detection (a success only once its address has failed).
+A **source-address key** (``i:<address>``) counts the address's SIP failures in the flood
+detector's trailing window (the embedded engine's :class:`SipAuthFlood`, state dropped once the
+address is idle for a window) and passes on the floods and brute-force successes it finds; the
+carrier decides what to do about them.
 
 What a customer key cannot see (other customers) comes from the :class:`Context` that the driver
 publishes after each micro-batch (:mod:`tollguard.app.spark.carrier`): the carrier's population
@@ -43,13 +45,14 @@ from tollguard.domain.events import (
     Alert,
     CallAnswered,
     CallEnded,
+    CallStarted,
     Event,
     Output,
     SipEvent,
     Terminate,
 )
 from tollguard.domain.policy import TollguardPolicy
-from tollguard.domain.records import SipEventKind, Subscriber
+from tollguard.domain.records import Service, SipEventKind, Subscriber
 
 #: Controls that apply to every customer: the carrier's, put in force by the driver.
 CARRIER_KINDS = (ControlKind.COUNTRY_RESTRICTION, ControlKind.IP_BLOCK)
@@ -59,7 +62,14 @@ OUT = "out"  # an engine output (Decision excluded): Action, Alert or Terminate
 OBS = "obs"  # an international attempt as the carrier sees it: (CallContext, novel range?)
 POP = "pop"  # the customer's additions to the population baseline in this micro-batch
 IPS = "ips"  # the customer's known source addresses (when they changed)
-SIP = "sip"  # a SIP failure or success for the carrier's flood detection
+SIP = "sip"  # a SIP event the flood detector found something in: (event, evidence)
+WIN = "win"  # Spark's windowed aggregation: a customer seen in a cross-customer window
+FAILS = "fails"  # an address's SIP failures so far, once enough for a brute force (0: forgotten)
+
+#: The cross-customer windows Spark counts (event-time windowed aggregation): detector names,
+#: the first part of a window row's key ``w:<detector>:<subject>``.
+COUNTRY_WINDOW = "country_burst"  # subject: the called country (its code only)
+ADDRESS_WINDOW = "shared_source_ip"  # subject: the public source address of an IP line
 
 _SIP_KINDS = {k.value: k for k in SipEventKind}
 _RANK_SIP, _RANK_ANSWER, _RANK_END = 1, 2, 3
@@ -431,23 +441,69 @@ class CustomerRunner:
             engine.restricted = restricted
         return pickle.dumps(ks, protocol=pickle.HIGHEST_PROTOCOL)
 
+    # -- the windowed aggregation's input -------------------------------------------------------
+    def window_keys(
+        self, sid: str, callee: str, source_ip: str | None, t: float
+    ) -> list[tuple[str, str]]:
+        """The cross-customer windows an attempt counts in, ``(detector, subject)``, as the
+        embedded engine's ``observe_attempt`` counts it: every international attempt in its
+        country (the country code only, never the number), and an IP line's attempt from a
+        public address in that address."""
+        ctx = self.shell.enrich(CallStarted(t, "", sid, callee, source_ip or None), t)
+        if not ctx.international:
+            return []
+        keys: list[tuple[str, str]] = []
+        if ctx.region:
+            keys.append((COUNTRY_WINDOW, ctx.region))
+        if ctx.source_ip and ctx.ip_public:
+            sub = self.setup.subscribers.get(sid)
+            if sub is None or sub.service is Service.IP:
+                keys.append((ADDRESS_WINDOW, ctx.source_ip))
+        return keys
+
     # -- source-address keys ------------------------------------------------------------------
     def run_address(
-        self, state: bytes | None, events: list[SipEvent]
-    ) -> tuple[bytes, list[tuple[str, float, Any]]]:
-        """Pass on an address's SIP failures, and its successes once it has failed as often as a
-        brute force needs (the carrier's flood detector decides)."""
-        failures = pickle.loads(state) if state else 0
-        assert isinstance(failures, int)
-        need = self.setup.config.sip_flood.min_failures
+        self, ip: str, state: bytes | None, events: list[SipEvent], watermark: float
+    ) -> tuple[bytes | None, list[tuple[str, float, Any]], float | None]:
+        """One micro-batch of one source address: its SIP failures counted in the flood
+        detector's trailing window by the embedded engine's :class:`SipAuthFlood` (this
+        address alone). Passes on what the detector finds (a flood, a success after enough
+        failures: ``(event, evidence)``) and the address's failures so far once they are enough
+        for a brute force (``0`` when forgotten). Returns the new state (``None``: forgotten,
+        as the embedded engine forgets an address idle for a window unless it was flagged),
+        the rows, and when to run again without new data (to forget it)."""
+        flood = pickle.loads(state) if state else SipAuthFlood()
+        assert isinstance(flood, SipAuthFlood)
+        cfg = self.setup.config.sip_flood
+        window = cfg.window_s
+        src = flood.sources.get(ip)
+        reported = src.total_failures if src is not None else 0
         rows: list[tuple[str, float, Any]] = []
         for e in events:
-            if e.event is SipEventKind.AUTH_FAILURE:
-                failures += 1
-                rows.append((SIP, e.time, e))
-            elif e.event is SipEventKind.AUTH_SUCCESS and failures >= need:
-                rows.append((SIP, e.time, e))
-        return pickle.dumps(failures), rows
+            flood.forget(e.time, window)
+            ev = flood.learn_one(
+                e.time,
+                e.source_ip,
+                e.username,
+                e.event.value,
+                window,
+                cfg.min_failures,
+                cfg.min_usernames,
+                cfg.single_user_failures,
+            )
+            if ev is not None:
+                rows.append((SIP, e.time, (e, ev)))
+        if math.isfinite(watermark):
+            flood.forget(watermark, window)
+        src = flood.sources.get(ip)
+        total = src.total_failures if src is not None else 0
+        if total != reported and (total >= cfg.min_failures or reported >= cfg.min_failures):
+            t = events[-1].time if events else watermark
+            rows.append((FAILS, t, (ip, total)))
+        if src is None:
+            return None, rows, None
+        wake = None if src.flagged or not src.failures else src.failures[-1][0] + window
+        return pickle.dumps(flood, protocol=pickle.HIGHEST_PROTOCOL), rows, wake
 
 
 def sip_event(row: dict[str, Any]) -> SipEvent:

@@ -8,9 +8,19 @@ Input rows, one schema for every key (``key`` routes them):
 
 =========  ==========================================================================
 ``c:ID``   a customer: its CDRs (``kind=cdr``) and SIP registrations/successes (``sip``)
-``i:IP``   a source address: its SIP failures and successes (``sip``)
+``i:IP``   a source address: its SIP failures and successes (``sip``), counted in the flood
+           detector's window
 ``t:``     a heartbeat (``kind=tick``, a SIP row whose event is ``tick``): moves event time
+``w:D:S``  an international attempt counted in the cross-customer window ``D`` under subject
+           ``S`` (a country, a public address) by customer ``member``: input of the windowed
+           aggregation, not of the keyed state
 =========  ==========================================================================
+
+The streaming query has two stateful operators over one event-time watermark: the keyed state
+(``applyInPandasWithState``) and an event-time windowed aggregation
+(``groupBy(window(ts, L), key, member)``: each customer's first and last attempt per window and
+subject, state dropped once the watermark passes the window's end). The query runs in update
+mode, so the windows a micro-batch touched reach the driver in that same micro-batch.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from typing import Any
 
 from tollguard.app.spark.carrier import Carrier, JsonLinesSink, StoreSink
 from tollguard.app.spark.customer import (
+    WIN,
     Context,
     CustomerRunner,
     Setup,
@@ -33,6 +44,7 @@ from tollguard.app.spark.customer import (
     sip_event,
     write_setup,
 )
+from tollguard.domain.config import EngineConfig
 
 CDR_COLUMNS = (
     "call_id string, subscriber_id string, caller string, callee string, start string, "
@@ -42,7 +54,7 @@ SIP_COLUMNS = "time string, source_ip string, username string, event string, use
 ROW_SCHEMA = (
     "key string, kind string, time double, ts timestamp, call_id string, callee string, "
     "answer double, end double, source_ip string, username string, event string, "
-    "user_agent string"
+    "user_agent string, member string"
 )
 OUT_SCHEMA = "key string, kind string, time double, payload binary"
 STATE_SCHEMA = "blob binary"
@@ -120,6 +132,7 @@ def _route_sip(context_dir: str) -> Any:
                     "username": r["username"],
                     "event": r["event"],
                     "user_agent": r["user_agent"] or "",
+                    "member": None,
                 }
                 event = r["event"]
                 if event == "tick":
@@ -154,8 +167,8 @@ def _stateful(context_dir: str) -> Any:
         rows: list[tuple[str, float, Any]] = []
         if k.startswith("c:"):
             calls, sips = group_rows(iter(records))
-            blob, rows, wake = runner.run_customer(k[2:], prev, calls, sips, watermark)
-            state.update((blob,))
+            customer, rows, wake = runner.run_customer(k[2:], prev, calls, sips, watermark)
+            state.update((customer,))
             if wake is not None:
                 state.setTimeoutTimestamp(max(int(wake * 1000), wm_ms + 1))
         elif k.startswith("i:"):
@@ -163,8 +176,14 @@ def _stateful(context_dir: str) -> Any:
                 (sip_event(r) for r in records),
                 key=lambda e: (e.time, e.username, e.event.value, e.user_agent),
             )
-            blob, rows = runner.run_address(prev, events)
-            state.update((blob,))
+            blob, rows, wake = runner.run_address(k[2:], prev, events, watermark)
+            if blob is None:
+                if state.exists:
+                    state.remove()
+            else:
+                state.update((blob,))
+                if wake is not None:
+                    state.setTimeoutTimestamp(max(int(wake * 1000), wm_ms + 1))
         elif records:
             rows = [("tick", max(float(r["time"]) for r in records), None)]
         yield pd.DataFrame(
@@ -179,8 +198,41 @@ def _stateful(context_dir: str) -> Any:
     return fn
 
 
-def events_frame(spark: Any, cdrs: Any, sips: Any, context_dir: str) -> Any:
-    """CDR and SIP DataFrames (CSV columns of the tollguard contract) as keyed input rows."""
+def _window_rows(context_dir: str) -> Any:
+    """mapInPandas: a CDR row (customer key) to one row per cross-customer window its attempt
+    counts in (key ``w:<detector>:<subject>``, ``member``: the customer)."""
+
+    def route(frames: Iterator[Any]) -> Iterator[Any]:
+        import pandas as pd
+
+        runner = _runner(context_dir)
+        columns = [c.split()[0] for c in ROW_SCHEMA.split(", ")]
+        for pdf in frames:
+            out: list[dict[str, Any]] = []
+            for r in pdf.to_dict("records"):
+                sid = str(r["key"])[2:]
+                ip = r["source_ip"] if isinstance(r["source_ip"], str) else None
+                for detector, subject in runner.window_keys(
+                    sid, str(r["callee"]), ip, float(r["time"])
+                ):
+                    out.append(
+                        {c: None for c in columns}
+                        | {
+                            "key": f"w:{detector}:{subject}",
+                            "kind": WIN,
+                            "time": r["time"],
+                            "ts": r["ts"],
+                            "member": sid,
+                        }
+                    )
+            yield pd.DataFrame(out, columns=columns)
+
+    return route
+
+
+def events_frame(spark: Any, cdrs: Any, sips: Any, context_dir: str, windows: bool = False) -> Any:
+    """CDR and SIP DataFrames (CSV columns of the tollguard contract) as keyed input rows (with
+    ``windows``, also the windowed aggregation's input rows)."""
     from pyspark.sql import functions as F
 
     c = (
@@ -199,6 +251,7 @@ def events_frame(spark: Any, cdrs: Any, sips: Any, context_dir: str) -> Any:
             F.lit(None).cast("string").alias("username"),
             F.lit(None).cast("string").alias("event"),
             F.lit(None).cast("string").alias("user_agent"),
+            F.lit(None).cast("string").alias("member"),
         )
         .where(F.col("end").isNotNull())
     )
@@ -215,7 +268,37 @@ def events_frame(spark: Any, cdrs: Any, sips: Any, context_dir: str) -> Any:
         )
         .mapInPandas(_route_sip(context_dir), ROW_SCHEMA)
     )
-    return c.unionByName(s)
+    rows = c.unionByName(s)
+    if windows:
+        rows = rows.unionByName(c.mapInPandas(_window_rows(context_dir), ROW_SCHEMA))
+    return rows
+
+
+def window_length(config: EngineConfig) -> float:
+    """Seconds of the aggregation's windows: the shortest of the windows it counts for (a
+    detector's trailing window then always starts inside or before the window holding its
+    end, which keeps the driver's counts exact)."""
+    return min(config.country_burst.window_s, config.source_ip.shared_window_s)
+
+
+def window_counts(rows: Any, config: EngineConfig) -> Any:
+    """The event-time windowed aggregation over watermarked input rows: per window, subject and
+    customer, its first and last attempt, as output rows (``kind=win``, ``payload``: the
+    customer), one per distinct time."""
+    from pyspark.sql import functions as F
+
+    length = f"{round(window_length(config) * 1000)} milliseconds"
+    counted = (
+        rows.where(F.col("key").startswith("w:"))
+        .groupBy(F.window("ts", length), "key", "member")
+        .agg(F.min("time").alias("first"), F.max("time").alias("last"))
+    )
+    return counted.select(
+        "key",
+        F.lit(WIN).alias("kind"),
+        F.explode(F.array_distinct(F.array("first", "last"))).alias("time"),
+        F.col("member").cast("binary").alias("payload"),
+    )
 
 
 @dataclass(slots=True)
@@ -270,9 +353,13 @@ def start_stream(
     else:
         cdrs = spark.readStream.schema(CDR_COLUMNS).option("header", "true").csv(str(cdr_dir))
         sips = spark.readStream.schema(SIP_COLUMNS).option("header", "true").csv(str(sip_dir))
-    rows = events_frame(spark, cdrs, sips, str(context_dir))
+    from pyspark.sql import functions as F
+
+    rows = events_frame(spark, cdrs, sips, str(context_dir), windows=True).withWatermark(
+        "ts", watermark_delay
+    )
     keyed = (
-        rows.withWatermark("ts", watermark_delay)
+        rows.where(~F.col("key").startswith("w:"))
         .groupBy("key")
         .applyInPandasWithState(
             _stateful(str(context_dir)),
@@ -282,14 +369,20 @@ def start_stream(
             GroupStateTimeout.EventTimeTimeout,
         )
     )
+    both = keyed.unionByName(window_counts(rows, setup.config))
     jsonl = JsonLinesSink(out_dir, setup.config.timezone)
     store = StoreSink(db_url) if db_url else None
     job = StreamJob(None, carrier, jsonl, store)
 
     def sink(df: Any, batch_id: int) -> None:
-        collected = [
-            (r["kind"], float(r["time"]), pickle.loads(r["payload"])) for r in df.collect()
-        ]
+        collected: list[tuple[str, float, Any]] = []
+        for r in df.collect():
+            if r["kind"] == WIN:  # key w:<detector>:<subject>, payload: the customer
+                _, detector, subject = str(r["key"]).split(":", 2)
+                member = bytes(r["payload"]).decode()
+                collected.append((WIN, float(r["time"]), (detector, subject, member)))
+            else:
+                collected.append((r["kind"], float(r["time"]), pickle.loads(r["payload"])))
         result = carrier.process(collected)
         jsonl.write(batch_id, result.outputs)
         if store is not None:
@@ -298,9 +391,9 @@ def start_stream(
         job.rows += len(collected)
 
     writer = (
-        keyed.writeStream.foreachBatch(sink)
+        both.writeStream.foreachBatch(sink)
         .option("checkpointLocation", str(work_dir / "checkpoint"))
-        .outputMode("append")
+        .outputMode("update")  # the windows a micro-batch touched, in that micro-batch
     )
     if trigger_seconds is not None:
         writer = writer.trigger(processingTime=f"{trigger_seconds} seconds")
