@@ -385,3 +385,26 @@ def test_a_dialler_with_thousands_of_attempts_does_not_overflow_the_evidence() -
     assert len(attack) == 1101 and not any(d.allow for d in attack)
     assert next(d for d in attack if d.call_id == other).reasons[0] == "fraud_risk"
     assert engine.controls.suspended("big") is not None
+
+
+def test_a_premium_range_is_new_even_where_the_customer_calls_the_country_every_week() -> None:
+    tr = Traffic()
+    office_history(tr, "tw", intl=["010886912345678", US])
+    tr.call("tw", at(32, 2), "010886204123456", 600)  # Taiwan premium range at night
+    _, out = run([customer("tw")], tr.ordered())
+    (risk,) = [a for a in alerts(out, "call_risk") if a.subscriber_id == "tw"]
+    novelty = risk.evidence["facts"]["destination_novelty"]
+    assert novelty["calls_before"] == 0 and novelty["destination"].startswith("+886")
+    assert risk.evidence["likelihood_ratios"]["destination_novelty"] > 1
+
+
+def test_a_long_call_is_expected_to_go_on_longer_the_longer_it_has_run() -> None:
+    from tollguard.domain.engine import ActiveCall
+    from tollguard.domain.policy import _remaining_fraud_minutes
+
+    call = ActiveCall.__new__(ActiveCall)
+    call.answered = None
+    assert _remaining_fraud_minutes(call, 1000.0, 30.0) == 30.0
+    call.answered = 0.0
+    assert _remaining_fraud_minutes(call, 0.0, 30.0) == 30.0
+    assert _remaining_fraud_minutes(call, 2 * 3600.0, 30.0) == 150.0

@@ -595,7 +595,10 @@ def test_a_reported_call_is_metered_even_where_its_set_up_would_have_been_refuse
             "source_ip": "198.51.100.7",
         }
     ]
-    # the engine refuses such a set-up for alice (see the country-restriction test)
+    # alice's calls abroad are refused at set-up (suspended), yet the switch reports one
+    why = {"reason": "PBX compromised"}
+    r = client.post("/v1/subscribers/alice/suspend", json=why, headers=svc.h("analyst"))
+    assert r.status_code == 200, r.text
     assert authorize(client, svc, "probe-cu", CU)["decision"] == "deny"
     for _ in range(2):  # sent twice: metered once
         r = client.post("/v1/cdrs", json=rows, headers=svc.h("switch"))

@@ -386,6 +386,13 @@ def collect_evidence(
         for c in store.list_controls(kind="destination_denial")
         if c.subject.startswith(f"{sid}:") and ":+" not in c.subject
     }
+    suspensions = store.list_controls(kind="suspension", subject=sid)
+    # the countries the customer called abroad before the pack's window: a new one is a lead
+    known_before = {
+        r.country
+        for r in store.list_cdrs(subscriber_id=sid, until=start)
+        if r.country and _international(r.callee_e164, r.cdr.callee)
+    }
     # a metering case names no destination: the calls of its day (the meter's window) onwards
     metering_since = opened - timedelta(days=1) if not case_countries and not incident_ips else None
     calls: list[PackCall] = []
@@ -401,6 +408,10 @@ def collect_evidence(
         ip = cdr.source_ip
         if ip in incident_ips:
             notes.append("from an address of the incident")
+        if any(c.active_at(_aware(cdr.start)) for c in suspensions):
+            notes.append("attempted while international calling was suspended")
+        if country is not None and country not in known_before:
+            notes.append("a country the customer had not called before")
         flagged = (
             bool(notes)
             or (country is not None and (country in case_countries or country in denied_countries))

@@ -28,7 +28,8 @@ class RiskConfig:
     # (~1e-3); only the product prior x likelihood ratios matters, and it is documented.
     prior_fraud_probability: float = 1e-3
     # Expected minutes a fraudulent call runs if nobody cuts it. IRSF calls are long (attackers
-    # are paid per minute by the range holder); 30 minutes is a conservative middle.
+    # are paid per minute by the range holder); 30 minutes is a conservative middle. Lengths are
+    # heavy tailed, so a call in progress for s minutes is expected to go on for 30 + s more.
     fraud_call_minutes: float = 30.0
     # What wrongly denying one legitimate call costs the carrier (a customer-care contact and
     # goodwill), JPY. A call is denied when P(fraud) x rate x fraud_call_minutes exceeds it.

@@ -58,6 +58,26 @@ ACTOR = "tollguard"
 _HOUR = 3600.0
 
 
+def novelty_key(ctx: CallContext) -> str | None:
+    """What counts as one destination for novelty: the country, or ``+`` and the tariff range
+    when it is a dear range of its country (its rate at least twice the country's, the test
+    :meth:`TollguardPolicy._denial_subject` uses), so that calling a country's mobiles every day
+    does not make its premium-rate range familiar."""
+    if ctx.rate_prefix and ctx.rate_per_min >= 2.0 * ctx.country_rate_per_min > 0:
+        return "+" + ctx.rate_prefix
+    return ctx.region
+
+
+def _remaining_fraud_minutes(call: ActiveCall, t: float, fraud_call_minutes: float) -> float:
+    """Minutes a fraudulent call in progress is expected to go on. IRSF call lengths are heavy
+    tailed (the attacker holds the line as long as the range pays). For a Lomax length of shape 2
+    and mean ``fraud_call_minutes`` the expected remaining time after ``s`` minutes is
+    ``fraud_call_minutes + s``: the longer it has run, the longer it is expected to go on."""
+    if call.answered is None:
+        return fraud_call_minutes
+    return fraud_call_minutes + max(0.0, t - call.answered) / 60.0
+
+
 def _sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -194,7 +214,7 @@ class TollguardPolicy:
         cust.hours.learn_one(ctx.bucket)
         if cust.novelty is None:
             cust.novelty = DestinationNovelty()
-        cust.novelty.learn_one(ctx.region)
+        cust.novelty.learn_one(novelty_key(ctx))
         if cust.conc is not None:
             cust.conc.learn_one(call.concurrent, call.burst)
         self._learn_address(cust, ctx)
@@ -247,7 +267,8 @@ class TollguardPolicy:
             )
             if n >= cfg.source_ip.shared_min_customers:
                 self._check_shared_ip(ctx, out)
-        if ctx.e164 and self._dear(ctx) and not (cust.novelty and cust.novelty.knows(ctx.region)):
+        known = cust.novelty is not None and cust.novelty.knows(novelty_key(ctx))
+        if ctx.e164 and self._dear(ctx) and not known:
             prefix = ctx.e164.lstrip("+")[: cfg.range_burst.prefix_digits]
             n = self.range_burst.learn_one(
                 ctx.time, prefix, ctx.subscriber_id, cfg.range_burst.window_s
@@ -441,7 +462,9 @@ class TollguardPolicy:
         ]
         novelty = cust.novelty or DestinationNovelty()
         evs.append(
-            novelty.score_one(ctx.region, r.novelty_pseudo_count, r.fraud_known_country_probability)
+            novelty.score_one(
+                novelty_key(ctx), r.novelty_pseudo_count, r.fraud_known_country_probability
+            )
         )
         restricted = ctx.restricted is not None
         band = rate_band(ctx.rate_per_min, self.engine.band_edges)
@@ -754,7 +777,8 @@ class TollguardPolicy:
         r = self.cfg.risk
         for call in calls:
             p = _sigmoid(call.log_odds + log_lr)
-            if p * call.ctx.rate_per_min * r.fraud_call_minutes >= r.wrong_denial_cost_jpy:
+            remaining = _remaining_fraud_minutes(call, t, r.fraud_call_minutes)
+            if p * call.ctx.rate_per_min * remaining >= r.wrong_denial_cost_jpy:
                 self.engine.terminate(call.ctx.call_id, t, "charges_above_baseline", out)
         self._maybe_suspend(case, t, out)
 
@@ -871,7 +895,8 @@ class TollguardPolicy:
             return
         # Confirmed legitimate: lift what tollguard put on this customer and learn.
         reason = f"customer confirmed the calls are theirs: {event.note}".strip(": ")
-        for c in self.engine.controls.lift_destinations(sid):
+        lifted = self.engine.controls.lift_destinations(sid)
+        for c in lifted:
             out.append(lift_action(c, t, reason, event.actor))
         if self.engine.controls.lift(ControlKind.SUSPENSION, sid) is not None:
             out.append(
@@ -889,6 +914,9 @@ class TollguardPolicy:
                 cust.novelty = DestinationNovelty()
             for country in sorted(case.countries):
                 cust.novelty.learn_one(country)
+            for c in lifted:
+                if c.subject.startswith("+"):  # a dear range denied: now one of theirs
+                    cust.novelty.learn_one(c.subject)
             case.state = CaseState.CLOSED
             self.closed_cases.append(self.cases.pop(sid))
 
@@ -959,6 +987,21 @@ class TollguardPolicy:
             return
         facts = {**ev.facts, "subscriber_id": sid}
         out.append(Alert(event.time, "sip_bruteforce", Severity.CRITICAL, sid, facts))
+        if (
+            ipi.scope.value == "public"
+            and not self._usual_address(event.source_ip)
+            and self.engine.controls.ip_blocked(event.source_ip) is None
+        ):
+            # The address just guessed a credential after a flood of failures: block it as a
+            # flood source (a customer's own PBX recovering from a stale password is exempt).
+            self._block_ip(
+                event.source_ip,
+                event.time,
+                event.time + cfg.block_hours * _HOUR,
+                "SIP credential brute-forced from this address",
+                {**facts, "ip_country": ipi.country},
+                out,
+            )
         if sid is not None:
             self.bruteforced_lines[(event.source_ip, sid)] = event.time
             case = self._open_case(sid, event.time, self._prior, facts, out)

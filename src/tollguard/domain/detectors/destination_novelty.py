@@ -1,6 +1,8 @@
-"""Destination novelty: a country this customer has never called.
+"""Destination novelty: a destination this customer has never called.
 
-Watches: the destination country of a customer's international calls.
+Watches: the destination of a customer's international calls: its country, or the tariff range for
+a dear range of a country (the policy's ``novelty_key``: a country's premium-rate range is not
+familiar because its mobiles are).
 Pattern: IRSF traffic goes to ranges the victim has no relation to (CFCA; source document: Africa,
 Eastern Europe).
 Learns: a count per country called (a small dict, created on the first international call).
@@ -54,7 +56,11 @@ class DestinationNovelty:
         """Evidence from the destination's novelty for this customer."""
         p_new = min(self.p_new(pseudo_count), 1.0)
         count = self.countries.get(region or "?", 0)
-        facts = {"country": region, "calls_before": count, "countries_known": len(self.countries)}
+        facts = {
+            "destination": region,
+            "calls_before": count,
+            "destinations_known": len(self.countries),
+        }
         if count == 0:
             lr = clamp_lr((1.0 - fraud_known_probability) / p_new)
             return Evidence(self.name, lr, "new_destination" if lr >= 2 else None, facts)

@@ -4,16 +4,24 @@ Watches: every call attempt of a customer (domestic and international).
 Pattern: attackers take over lines of customers who rarely or never call abroad (source document:
 mostly small businesses; "a customer who never calls abroad has a baseline too").
 Learns: two counters per customer (8 bytes of payload).
-Scores: LR = P(international | fraud) / P(international | this customer), with P(international |
-customer) = (n_intl + a * pi) / (n_calls + a): the customer's own share shrunk towards the
-population's share ``pi`` with ``a`` pseudo-calls, so a new customer is judged by the population
-and a customer with 500 domestic calls and none abroad gives strong evidence.
+Scores: the policy's prior is a rate per *international* attempt, so the evidence is not that the
+call goes abroad but *who* places it: LR = P(customer | fraud, international) / P(customer |
+legitimate, international) = pi / P(international | customer), with the carrier's international
+share ``pi`` and P(international | customer) = (n_intl + a * pi) / (n_calls + a): the customer's own
+share shrunk towards the population's with ``a`` pseudo-calls. A new customer scores 1 (judged by
+the population), one with 200 domestic calls and none abroad about 21, and one who calls abroad
+more often than the carrier's average below 1 (evidence of a legitimate call). Attackers pick
+victims without regard to their calling habits, so P(customer | fraud) is the same for all.
 Look-alike: first-time international callers; their destination and time evidence decide.
 
 >>> s = InternationalShare()
 >>> for _ in range(200): s.learn_one(False)
 >>> round(s.score_one(population_share=0.05, pseudo_count=10).lr)
-420
+21
+>>> heavy = InternationalShare()
+>>> for i in range(100): heavy.learn_one(i % 4 == 0)
+>>> round(heavy.score_one(population_share=0.05, pseudo_count=10).lr, 2)
+0.22
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ class InternationalShare:
     def score_one(self, population_share: float, pseudo_count: float) -> Evidence:
         """Evidence from the mere fact of calling abroad."""
         p = self.probability(population_share, pseudo_count)
-        lr = clamp_lr(1.0 / max(p, 1e-9))
+        lr = clamp_lr(population_share / max(p, 1e-9))
         reason = "rarely_calls_abroad" if lr >= 20 else None
         return Evidence(
             self.name, lr, reason, {"calls": self.n_calls, "international_calls": self.n_intl}
