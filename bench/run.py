@@ -134,7 +134,10 @@ def machine() -> str:
 def _format(value: float) -> str:
     if value >= 100:
         return f"{value:,.0f}"
-    return f"{value:,.3g}"
+    text = f"{value:,.3g}"
+    if text == "100":  # 99.96 % prevented must not read as 100 %
+        return f"{value:,.4g}"
+    return text
 
 
 def render_section(group: str, results: Sequence[BenchResult], command: str) -> str:
