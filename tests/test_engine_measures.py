@@ -408,3 +408,51 @@ def test_a_long_call_is_expected_to_go_on_longer_the_longer_it_has_run() -> None
     call.answered = 0.0
     assert _remaining_fraud_minutes(call, 0.0, 30.0) == 30.0
     assert _remaining_fraud_minutes(call, 2 * 3600.0, 30.0) == 150.0
+
+
+def test_a_new_customers_first_call_from_a_foreign_address_is_weighed() -> None:
+    # Nothing is known of the customer's addresses yet (a cold start): a foreign address is
+    # judged by the carrier's share of calls from abroad, not ignored.
+    tr = Traffic()
+    cid = tr.call("new", at(1, 3), SAT, 600, "41.58.1.2")  # Nigeria, satellite range, 3 a.m.
+    home = tr.call("home", at(1, 3), SAT, 600, "203.0.113.10")  # the same call from Japan
+    _, out = run([customer("new"), customer("home")], tr.ordered())
+    by_id = {d.call_id: d for d in decisions(out)}
+    assert not by_id[cid].allow and "unusual_source_country" in by_id[cid].reasons
+    p_new, p_home = by_id[cid].fraud_probability, by_id[home].fraud_probability
+    assert p_new is not None and p_home is not None
+    assert p_new / (1 - p_new) > 10 * p_home / (1 - p_home)  # odds: the address weighs
+
+
+def _night_calls(numbers: list[str]) -> list[float | None]:
+    """Fraud probabilities of a residential customer's calls to ``numbers`` one evening."""
+    tr = Traffic()
+    for d in range(28):
+        tr.call("r", at(d, 19), DOMESTIC, 300, None)
+        if d % 7 == 3:
+            tr.call("r", at(d, 20), US, 600, None)
+    ids = [tr.call("r", at(30, 21 + i / 4), n, 60, None) for i, n in enumerate(numbers)]
+    _, out = run([customer("r", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    by_id = {d.call_id: d.fraud_probability for d in decisions(out)}
+    return [by_id[c] for c in ids]
+
+
+def _odds(p: float | None) -> float:
+    assert p is not None
+    return p / (1 - p)
+
+
+def test_numbers_walked_through_one_block_weigh_as_evidence() -> None:
+    walk = _night_calls([f"01025261{1234500 + i * 37}" for i in range(4)])  # one block
+    same = _night_calls(["010252611234500"] * 4)  # one number, redialled
+    # the third number of the block is the second other one: the spread evidence starts there
+    assert _odds(walk[2]) > 10 * _odds(walk[1])
+    assert _odds(same[2]) < 3 * _odds(same[1])
+
+
+def test_an_office_calling_a_partners_extensions_is_not_denied() -> None:
+    tr = Traffic()
+    office_history(tr, "o", intl=["01012125550100", "01012125550142"])
+    ids = [tr.call("o", at(30, 10 + i / 2), f"010121255501{60 + i:02d}", 300) for i in range(5)]
+    _, out = run([customer("o")], tr.ordered())
+    assert all(d.allow for d in decisions(out) if d.call_id in ids)

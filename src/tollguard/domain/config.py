@@ -134,6 +134,27 @@ class RangeBurstConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockSpreadConfig:
+    """One customer dialling many numbers of one narrow foreign block (low-and-slow IRSF)."""
+
+    # A week: low-and-slow attacks pump a few numbers a night for days.
+    window_s: float = 7 * 86400.0
+    # A block is the number without its last 4 digits: IRSF ranges are leased in blocks of
+    # 10,000 numbers or fewer, and test-number lists walk through them.
+    block_digits: int = 4
+    # Spread is two or more other numbers of the block: calling a second number of a family or
+    # an office is ordinary.
+    min_others: int = 2
+    # Share of an IRSF attack's calls that come after two others of their block: attackers walk
+    # the range's numbers, so most calls after the first few do; a conservative half.
+    fraud_spread_probability: float = 0.5
+    # Starting legitimate share (1 %) and its weight in calls, until the carrier's own calls
+    # outweigh it.
+    legit_prior_share: float = 0.01
+    legit_prior_weight: float = 200.0
+
+
+@dataclass(frozen=True, slots=True)
 class CaseConfig:
     """Contact workflow and suspension (利用休止) with post-notification (事後連絡)."""
 
@@ -180,6 +201,7 @@ class EngineConfig:
     metering: MeteringConfig = field(default_factory=MeteringConfig)
     country_burst: CountryBurstConfig = field(default_factory=CountryBurstConfig)
     range_burst: RangeBurstConfig = field(default_factory=RangeBurstConfig)
+    block_spread: BlockSpreadConfig = field(default_factory=BlockSpreadConfig)
     case: CaseConfig = field(default_factory=CaseConfig)
     reference: ReferencePolicyConfig = field(default_factory=ReferencePolicyConfig)
 

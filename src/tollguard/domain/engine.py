@@ -95,6 +95,8 @@ class ActiveCall:
     burst: int
     answered: float | None = None
     learnable: bool = True
+    #: dialled after other numbers of its block (block spread): learned by the population
+    spread: bool = False
 
     def exposure(self, t: float) -> float:
         """Cost accrued so far (JPY) at the call's per-minute rate."""

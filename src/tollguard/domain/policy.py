@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tollguard.domain.cases import Case, CaseState, ContactAttempt
 from tollguard.domain.controls import Control, ControlKind, DenyReason
 from tollguard.domain.detectors.base import CallContext, DistinctInWindow, Evidence, capped_power
+from tollguard.domain.detectors.block_spread import BlockSpread
 from tollguard.domain.detectors.calling_hours import CallingHours
 from tollguard.domain.detectors.charge_meter import ChargeMeter
 from tollguard.domain.detectors.concurrency import Concurrency
@@ -98,6 +99,7 @@ class CustomerState:
         "novelty",
         "segment",
         "share",
+        "spread",
     )
 
     def __init__(self, segment: str) -> None:
@@ -110,6 +112,15 @@ class CustomerState:
         self.meter: ChargeMeter | None = None
         self.last_intl: float | None = None
         self.barred_alert_day = -1
+        self.spread: BlockSpread | None = None
+
+    def __setstate__(self, state: object) -> None:
+        # the default state of a slotted object: (None, {slot: value}) for the slots set
+        slots = state[1] if isinstance(state, tuple) else state
+        assert isinstance(slots, dict)
+        self.spread = None  # absent from snapshots taken before block spread was watched
+        for k, v in slots.items():
+            setattr(self, k, v)
 
 
 class TollguardPolicy:
@@ -235,6 +246,8 @@ class TollguardPolicy:
             rate_band(ctx.rate_per_min, self.engine.band_edges),
             foreign,
         )
+        if getattr(call, "spread", False):  # calls restored from older snapshots lack it
+            self.population.learn_spread()
         if ctx.region:
             self.population.learn_minutes(ctx.region, ctx.day, minutes)
 
@@ -248,6 +261,10 @@ class TollguardPolicy:
             cust.conc = Concurrency()
         cust.conc.start(ctx.call_id, ctx.time)
         cust.last_intl = ctx.time
+        if ctx.e164:
+            if cust.spread is None:
+                cust.spread = BlockSpread()
+            cust.spread.observe_one(ctx.e164, ctx.time, cfg.block_spread.window_s)
         if ctx.region:
             self._count_in_window(
                 self.country_burst,
@@ -543,6 +560,19 @@ class TollguardPolicy:
                     cb.tail_probability,
                 )
             )
+        if ctx.e164 and cust.spread is not None:
+            bs = cfg.block_spread
+            spread = cust.spread.score_one(
+                ctx.e164,
+                ctx.time,
+                bs.window_s,
+                bs.block_digits,
+                bs.min_others,
+                bs.fraud_spread_probability,
+                pop.spread_share(bs.legit_prior_share, bs.legit_prior_weight),
+            )
+            if spread.reason is not None:  # only when it fires: alerts stay short
+                evs.append(spread)
         if ctx.e164 and self._dear(ctx):
             rb = cfg.range_burst
             prefix = ctx.e164.lstrip("+")[: rb.prefix_digits]
@@ -586,6 +616,7 @@ class TollguardPolicy:
 
         call = ActiveCall(ctx, log_odds, concurrent, conc.burst(ctx.time, r.burst_window_s))
         call.learnable = p < 0.5 and ctx.subscriber_id not in self.cases
+        call.spread = any(e.detector == BlockSpread.name for e in evs)
         conc.connect(ctx.call_id)
         self.engine.register_active(call)
         return True, reasons if p >= 0.5 else (), log_odds

@@ -543,6 +543,7 @@ def _population_delta(
     return {
         "calls": after.calls - before.calls,
         "intl": after.intl - before.intl,
+        "intl_spread": after.intl_spread - before.intl_spread,
         "classes": [a - b for a, b in zip(after.classes, before.classes, strict=True)],
         "hours": hours,
         "ip_calls": after.ip_calls - before.ip_calls,
@@ -560,6 +561,7 @@ def merge_population(pop: PopulationBaseline, delta: dict[str, Any]) -> None:
 
     pop.calls += delta["calls"]
     pop.intl += delta["intl"]
+    pop.intl_spread += delta.get("intl_spread", 0)
     pop.classes = [a + b for a, b in zip(pop.classes, delta["classes"], strict=True)]
     for seg, diff in delta["hours"].items():
         hours = pop.segment_hours.get(seg)

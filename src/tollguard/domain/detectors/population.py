@@ -65,6 +65,7 @@ class PopulationBaseline:
         "first_day",
         "foreign",
         "intl",
+        "intl_spread",
         "ip_calls",
         "segment_hours",
         "segment_totals",
@@ -74,6 +75,8 @@ class PopulationBaseline:
     def __init__(self) -> None:
         self.calls = 0
         self.intl = 0
+        # legitimate international calls dialled after other numbers of their block
+        self.intl_spread = 0
         self.classes = [LEGIT_PRIOR_WEIGHT * s for s in LEGIT_PRIOR]
         self.segment_hours: dict[str, array[float]] = {}
         self.segment_totals: dict[str, float] = {}
@@ -92,6 +95,7 @@ class PopulationBaseline:
         # (None, {slot: value}) from snapshots taken before __getstate__ existed
         slots = state[1] if isinstance(state, tuple) else state
         assert isinstance(slots, dict)
+        self.intl_spread = 0  # absent from snapshots taken before block spread was learned
         for k, v in slots.items():
             if k != "_normal":
                 setattr(self, k, v)
@@ -122,6 +126,16 @@ class PopulationBaseline:
             self.ip_calls += 1
             if foreign_ip:
                 self.foreign += 1
+
+    def learn_spread(self) -> None:
+        """Count one legitimate international call dialled after other numbers of its block
+        (the calls themselves are counted by :meth:`learn_one`)."""
+        self.intl_spread += 1
+
+    def spread_share(self, prior_share: float, prior_weight: float) -> float:
+        """Share of legitimate international calls dialled after other numbers of their block,
+        starting from ``prior_share`` worth ``prior_weight`` calls."""
+        return (self.intl_spread + prior_weight * prior_share) / (self.intl + prior_weight)
 
     def learn_minutes(self, region: str, day: int, minutes: float) -> None:
         """Count a legitimate international call to ``region`` and its minutes."""

@@ -8,7 +8,9 @@ Learns: up to 8 addresses, 8 networks (/24 or /48) and the countries seen, with 
 Scores: exact address known -> LR < 1; known network or only a new address in a usual country ->
 about 1-2 (renumbering inside the ISP is normal); a foreign country the customer never used ->
 P(foreign | fraud) / P(foreign | customer), the latter shrunk towards the population's share of
-foreign-address calls, so travellers who have used foreign addresses before are not punished.
+foreign-address calls, so travellers who have used foreign addresses before are not punished;
+for a customer whose addresses are not known yet (a new line, a cold start) it is the population's
+share itself, so a first call from abroad still weighs.
 
 >>> s = SourceIpHistory()
 >>> for _ in range(30): s.learn_one("203.0.113.7", "203.0.113.0/24", "JP")
@@ -17,6 +19,9 @@ foreign-address calls, so travellers who have used foreign addresses before are 
 >>> ev = s.score_one("198.51.100.1", "198.51.100.0/24", "NG", True, "JP", 0.01, 0.5, 10.0, 2.0, 0.5)
 >>> ev.lr > 50
 True
+>>> new = SourceIpHistory()
+>>> new.score_one("198.51.100.1", None, "NG", True, "JP", 0.01, 0.5, 10.0, 2.0, 0.5).lr
+50.0
 """
 
 from __future__ import annotations
@@ -87,8 +92,10 @@ class SourceIpHistory:
             return Evidence(self.name, 1.0, None, facts)
         if country is not None and country in self.countries:
             return Evidence(self.name, new_network_lr if self.n else 1.0, None, facts)
-        if self.n == 0:
+        if self.n == 0 and (country is None or country == home_region):
             return Evidence(self.name, 1.0, None, facts)
+        # A foreign address: how often this customer calls from abroad, shrunk towards the
+        # carrier's share (all of it for a customer whose addresses are not known yet).
         foreign = sum(v for k, v in self.countries.items() if k != home_region)
         p_foreign = (foreign + pseudo_count * population_foreign_share) / (self.n + pseudo_count)
         p_foreign = max(p_foreign, floor_probability)
