@@ -456,3 +456,16 @@ def test_an_office_calling_a_partners_extensions_is_not_denied() -> None:
     ids = [tr.call("o", at(30, 10 + i / 2), f"010121255501{60 + i:02d}", 300) for i in range(5)]
     _, out = run([customer("o")], tr.ordered())
     assert all(d.allow for d in decisions(out) if d.call_id in ids)
+
+
+def test_a_new_domestic_pbx_that_fixed_its_password_is_not_blocked() -> None:
+    # A customer's new PBX on a new Japanese address retries a stale password, then is fixed.
+    tr = Traffic()
+    office_history(tr, "p", intl=[US])
+    for i in range(25):
+        tr.sip(at(30, 9) + i * 15, "126.24.142.2", "p", SipEventKind.AUTH_FAILURE)
+    tr.sip(at(30, 9) + 400, "126.24.142.2", "p", SipEventKind.AUTH_SUCCESS)
+    dom = tr.call("p", at(30, 9.5), DOMESTIC, 120, "126.24.142.2")
+    _, out = run([customer("p")], tr.ordered())
+    assert not actions(out, ActionKind.BLOCK_IP)
+    assert next(d for d in decisions(out) if d.call_id == dom).allow

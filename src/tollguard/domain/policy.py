@@ -1020,11 +1020,14 @@ class TollguardPolicy:
         out.append(Alert(event.time, "sip_bruteforce", Severity.CRITICAL, sid, facts))
         if (
             ipi.scope.value == "public"
+            and ipi.country is not None
+            and ipi.country != self.cfg.home_region
             and not self._usual_address(event.source_ip)
             and self.engine.controls.ip_blocked(event.source_ip) is None
         ):
-            # The address just guessed a credential after a flood of failures: block it as a
-            # flood source (a customer's own PBX recovering from a stale password is exempt).
+            # A foreign address just guessed a credential after a flood of failures: block it as
+            # a flood source. A domestic one may be the customer's own new PBX that retried a
+            # stale password until someone fixed it: that stays evidence on its calls and a case.
             self._block_ip(
                 event.source_ip,
                 event.time,
