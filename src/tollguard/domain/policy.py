@@ -59,11 +59,12 @@ ACTOR = "tollguard"
 _HOUR = 3600.0
 
 
-def novelty_key(ctx: CallContext) -> str | None:
-    """What counts as one destination for novelty: the country, or ``+`` and the tariff range
-    when it is a dear range of its country (its rate at least twice the country's, the test
-    :meth:`TollguardPolicy._denial_subject` uses), so that calling a country's mobiles every day
-    does not make its premium-rate range familiar."""
+def destination_key(ctx: CallContext) -> str | None:
+    """The destination as the policy sees it: ``+`` and the tariff range when it is a dear range
+    of its country (its rate at least twice the country's), otherwise the country. What a risk
+    denial denies the customer (the range, not the whole country, when the range is the risk),
+    and what counts as one destination for novelty and range bursts (calling a country's mobiles
+    every day does not make its premium-rate range familiar)."""
     if ctx.rate_prefix and ctx.rate_per_min >= 2.0 * ctx.country_rate_per_min > 0:
         return "+" + ctx.rate_prefix
     return ctx.region
@@ -225,7 +226,7 @@ class TollguardPolicy:
         cust.hours.learn_one(ctx.bucket)
         if cust.novelty is None:
             cust.novelty = DestinationNovelty()
-        cust.novelty.learn_one(novelty_key(ctx))
+        cust.novelty.learn_one(destination_key(ctx))
         if cust.conc is not None:
             cust.conc.learn_one(call.concurrent, call.burst)
         self._learn_address(cust, ctx)
@@ -284,7 +285,7 @@ class TollguardPolicy:
             )
             if n >= cfg.source_ip.shared_min_customers:
                 self._check_shared_ip(ctx, out)
-        known = cust.novelty is not None and cust.novelty.knows(novelty_key(ctx))
+        known = cust.novelty is not None and cust.novelty.knows(destination_key(ctx))
         if ctx.e164 and self._dear(ctx) and not known:
             prefix = ctx.e164.lstrip("+")[: cfg.range_burst.prefix_digits]
             n = self.range_burst.learn_one(
@@ -480,7 +481,7 @@ class TollguardPolicy:
         novelty = cust.novelty or DestinationNovelty()
         evs.append(
             novelty.score_one(
-                novelty_key(ctx), r.novelty_pseudo_count, r.fraud_known_country_probability
+                destination_key(ctx), r.novelty_pseudo_count, r.fraud_known_country_probability
             )
         )
         restricted = ctx.restricted is not None
@@ -666,7 +667,7 @@ class TollguardPolicy:
                 facts,
             )
         )
-        subject = self._denial_subject(ctx)
+        subject = destination_key(ctx)
         if subject and self.engine.controls.destination_denied(sid, subject) is None:
             if ctx.region:
                 case.countries.add(ctx.region)
@@ -697,13 +698,6 @@ class TollguardPolicy:
                     self.engine.terminate(call.ctx.call_id, ctx.time, "destination_denied", out)
         self._maybe_block_foreign_ip(ctx, case, out)
         self._maybe_suspend(case, ctx.time, out)
-
-    def _denial_subject(self, ctx: CallContext) -> str | None:
-        """What to deny the customer: the dear range when the range, not the country, is the
-        risk (its rate is at least twice the country's); otherwise the country."""
-        if ctx.rate_prefix and ctx.rate_per_min >= 2.0 * ctx.country_rate_per_min > 0:
-            return "+" + ctx.rate_prefix
-        return ctx.region
 
     def _maybe_block_foreign_ip(self, ctx: CallContext, case: Case, out: list[Output]) -> None:
         """During a serious anomaly, block a foreign address the customer has never used.

@@ -48,7 +48,7 @@ from tollguard.domain.detectors.population import PopulationBaseline
 from tollguard.domain.detectors.source_ip import SourceIpHistory
 from tollguard.domain.engine import Engine
 from tollguard.domain.events import Action, ActionKind, Alert, Output, SipEvent
-from tollguard.domain.policy import TollguardPolicy, novelty_key
+from tollguard.domain.policy import TollguardPolicy, destination_key
 
 #: A row from the keys: (kind, time, payload).
 Row = tuple[str, float, Any]
@@ -187,7 +187,7 @@ class Carrier:
             cust.novelty = None
         else:
             cust.novelty = DestinationNovelty()
-            cust.novelty.learn_one(novelty_key(ctx))
+            cust.novelty.learn_one(destination_key(ctx))
         mark = len(out)
         policy.observe_attempt(ctx, out)
         cust.conc = None

@@ -51,7 +51,7 @@ from tollguard.domain.events import (
     SipEvent,
     Terminate,
 )
-from tollguard.domain.policy import TollguardPolicy, novelty_key
+from tollguard.domain.policy import TollguardPolicy, destination_key
 from tollguard.domain.records import Service, SipEventKind, Subscriber
 
 #: Controls that apply to every customer: the carrier's, put in force by the driver.
@@ -179,7 +179,7 @@ class _ObservedPolicy(TollguardPolicy):
 
     def observe_attempt(self, ctx: CallContext, out: list[Output]) -> None:
         cust = self.customers.get(ctx.subscriber_id)
-        novel = not (cust is not None and cust.novelty and cust.novelty.knows(novelty_key(ctx)))
+        novel = not (cust is not None and cust.novelty and cust.novelty.knows(destination_key(ctx)))
         self.observed.append((ctx, novel))
         super().observe_attempt(ctx, out)
 

@@ -1,7 +1,7 @@
 """Destination novelty: a destination this customer has never called.
 
 Watches: the destination of a customer's international calls: its country, or the tariff range for
-a dear range of a country (the policy's ``novelty_key``: a country's premium-rate range is not
+a dear range of a country (the policy's ``destination_key``: a country's premium-rate range is not
 familiar because its mobiles are).
 Pattern: IRSF traffic goes to ranges the victim has no relation to (CFCA; source document: Africa,
 Eastern Europe).
