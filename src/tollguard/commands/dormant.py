@@ -12,6 +12,7 @@ from rich.table import Table
 
 from tollguard.adapters.csvsafe import SafeCsvWriter
 from tollguard.cli import app
+from tollguard.commands._smtp import SMTP_FROM, SMTP_PORT, SMTP_STARTTLS, SMTP_USER, smtp_mailer
 
 if TYPE_CHECKING:
     from tollguard.adapters.notify import Channel
@@ -163,12 +164,10 @@ def consent_command(
     smtp_host: str | None = typer.Option(
         None, "--smtp-host", help="SMTP server for the consent request (else recorded, unsent)."
     ),
-    smtp_port: int = typer.Option(25, "--smtp-port", help="SMTP port."),
-    smtp_from: str = typer.Option("tollguard@localhost", "--smtp-from", help="Sender address."),
-    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Use STARTTLS."),
-    smtp_user: str | None = typer.Option(
-        None, "--smtp-user", help="SMTP login; the password is read from $TOLLGUARD_SMTP_PASSWORD."
-    ),
+    smtp_port: int = SMTP_PORT,
+    smtp_from: str = SMTP_FROM,
+    smtp_starttls: bool = SMTP_STARTTLS,
+    smtp_user: str | None = SMTP_USER,
 ) -> None:
     """Record a consent change; a grant suspends international calling, a withdrawal restores.
     A request sends the customer the consent request notice (dormant_consent_request), recorded
@@ -206,8 +205,6 @@ def consent_command(
                         c.id, by=by, reason=f"consent withdrawn: {reason}", at=now, conn=conn
                     )
         if new is ConsentState.REQUESTED:
-            from tollguard.commands.notices import smtp_mailer
-
             mailer = smtp_mailer(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
             request_note = _send_consent_request(store, subscriber_id, months, mailer)
     except ConsentError as exc:

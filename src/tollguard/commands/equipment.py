@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tollguard.cli import app
+from tollguard.commands._smtp import SMTP_FROM, SMTP_PORT, SMTP_STARTTLS, SMTP_USER, smtp_mailer
 
 equipment_app = typer.Typer(
     help=(
@@ -68,12 +69,10 @@ def report_command(
         "flagged, in the store's notifications (each customer once per model).",
     ),
     smtp_host: str | None = typer.Option(None, "--smtp-host", help="SMTP server for --notify."),
-    smtp_port: int = typer.Option(25, "--smtp-port", help="SMTP port."),
-    smtp_from: str = typer.Option("tollguard@localhost", "--smtp-from", help="Sender address."),
-    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Use STARTTLS."),
-    smtp_user: str | None = typer.Option(
-        None, "--smtp-user", help="SMTP login; the password is read from $TOLLGUARD_SMTP_PASSWORD."
-    ),
+    smtp_port: int = SMTP_PORT,
+    smtp_from: str = SMTP_FROM,
+    smtp_starttls: bool = SMTP_STARTTLS,
+    smtp_user: str | None = SMTP_USER,
 ) -> None:
     """Test incident concentration per equipment model; list, warn and summarise."""
     from tollguard.adapters.readers import InputFileError
@@ -87,7 +86,6 @@ def report_command(
     )
     from tollguard.app.notices import JST, NoticeCatalog
     from tollguard.commands.ingest import resolve_db_url
-    from tollguard.commands.notices import smtp_mailer
     from tollguard.domain.equipment import ConcentrationSettings
 
     console, err = Console(), Console(stderr=True)

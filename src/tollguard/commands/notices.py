@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tollguard.cli import app
+from tollguard.commands._smtp import SMTP_FROM, SMTP_PORT, SMTP_STARTTLS, SMTP_USER, smtp_mailer
 
 if TYPE_CHECKING:
-    from tollguard.adapters.notify import Channel
+    pass
 
 notices_app = typer.Typer(
     help=(
@@ -40,21 +40,6 @@ EXAMPLE_VALUES: dict[str, str] = {
     "incidents": "7",
     "since": "2026-10-01",
 }
-
-
-def smtp_mailer(
-    host: str | None, port: int, sender: str, starttls: bool, user: str | None
-) -> Channel | None:
-    """An SMTP mailer from command-line options (password from $TOLLGUARD_SMTP_PASSWORD), or
-    ``None`` without a host (notices are then recorded as not sent, with the reason)."""
-    if not host:
-        return None
-    from tollguard.adapters.notify import SmtpMailer
-
-    password = os.environ.get("TOLLGUARD_SMTP_PASSWORD") if user else None
-    return SmtpMailer(
-        host, port, sender=sender, starttls=starttls, username=user, password=password
-    )
 
 
 def _fail(message: str) -> typer.Exit:
@@ -206,12 +191,10 @@ def send_command(
     everyone: bool = typer.Option(False, "--all", help="Every customer with an email address."),
     db: str | None = typer.Option(None, "--db", help="Store (URL or SQLite file)."),
     smtp_host: str | None = typer.Option(None, "--smtp-host", help="SMTP server."),
-    smtp_port: int = typer.Option(25, "--smtp-port", help="SMTP port."),
-    smtp_from: str = typer.Option("tollguard@localhost", "--smtp-from", help="Sender address."),
-    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Use STARTTLS."),
-    smtp_user: str | None = typer.Option(
-        None, "--smtp-user", help="SMTP login; the password is read from $TOLLGUARD_SMTP_PASSWORD."
-    ),
+    smtp_port: int = SMTP_PORT,
+    smtp_from: str = SMTP_FROM,
+    smtp_starttls: bool = SMTP_STARTTLS,
+    smtp_user: str | None = SMTP_USER,
 ) -> None:
     """Send the security advice (security_advice) to customers: each notice is recorded with its
     text, and sent when --smtp-host is given (else recorded as not sent, with the reason). The

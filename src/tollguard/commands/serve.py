@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from tollguard.cli import app
+from tollguard.commands._smtp import SMTP_FROM, SMTP_PORT, SMTP_STARTTLS, SMTP_USER, smtp_mailer
 
 _HELP = (
     "Run the live service: per-call authorization for the switch "
@@ -42,14 +43,10 @@ def serve_command(
     smtp_host: str | None = typer.Option(
         None, "--smtp-host", help="SMTP server for customer notices (post-notification)."
     ),
-    smtp_port: int = typer.Option(25, "--smtp-port", help="SMTP port."),
-    smtp_from: str = typer.Option(
-        "tollguard@localhost", "--smtp-from", help="Sender address of notices."
-    ),
-    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Use STARTTLS."),
-    smtp_user: str | None = typer.Option(
-        None, "--smtp-user", help="SMTP login; the password is read from $TOLLGUARD_SMTP_PASSWORD."
-    ),
+    smtp_port: int = SMTP_PORT,
+    smtp_from: str = SMTP_FROM,
+    smtp_starttls: bool = SMTP_STARTTLS,
+    smtp_user: str | None = SMTP_USER,
     webhook: list[str] = typer.Option(
         [],
         "--webhook",
@@ -108,7 +105,7 @@ def serve_command(
     from tollguard.adapters.exports import BlockListExporter
     from tollguard.adapters.intel._common import check_key
     from tollguard.adapters.intel.service import ImportPolicy
-    from tollguard.adapters.notify import Channel, SmtpMailer, WebhookSender
+    from tollguard.adapters.notify import Channel, WebhookSender
     from tollguard.adapters.store import Store
     from tollguard.app.service.api import create_app
     from tollguard.app.service.outbox import Outbox
@@ -133,17 +130,7 @@ def serve_command(
         from tollguard.adapters.switch.kamailio import KamailioRpc
 
         switch = KamailioRpc(kamailio_rpc)
-    mailer: Channel | None = None
-    if smtp_host:
-        password = os.environ.get("TOLLGUARD_SMTP_PASSWORD") if smtp_user else None
-        mailer = SmtpMailer(
-            smtp_host,
-            smtp_port,
-            sender=smtp_from,
-            starttls=smtp_starttls,
-            username=smtp_user,
-            password=password,
-        )
+    mailer = smtp_mailer(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
     hooks: list[Channel] = []
     if webhook:
         secret = os.environ.get("TOLLGUARD_WEBHOOK_SECRET", "")
