@@ -28,6 +28,17 @@ def _read_password(from_stdin: bool) -> str:
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
+def _password_hash(from_stdin: bool, err: Console) -> str:
+    """The new password read (see :func:`_read_password`) and hashed; exits 2 if unusable."""
+    from tollguard.app.console.security import hash_password
+
+    try:
+        return hash_password(_read_password(from_stdin))
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
 @user_app.command("create")
 def create(
     role: str = typer.Option(..., "--role", help="analyst, admin or customer."),
@@ -44,18 +55,13 @@ def create(
 ) -> None:
     """Create a login (the password is asked for, or read from stdin)."""
     from tollguard.adapters.store import Store, StoreError
-    from tollguard.app.console.security import hash_password
     from tollguard.commands.ingest import resolve_db_url
 
     err = Console(stderr=True)
     if locale not in ("ja", "en"):
         err.print("[red]error:[/red] --locale is ja or en")
         raise typer.Exit(2)
-    try:
-        hashed = hash_password(_read_password(password_stdin))
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    hashed = _password_hash(password_stdin, err)
     with Store.open(resolve_db_url(db)) as store:
         try:
             user = store.create_web_user(
@@ -84,15 +90,10 @@ def password(
 ) -> None:
     """Set a new password (also unlocks a login locked after failed attempts)."""
     from tollguard.adapters.store import Store, StoreError
-    from tollguard.app.console.security import hash_password
     from tollguard.commands.ingest import resolve_db_url
 
     err = Console(stderr=True)
-    try:
-        hashed = hash_password(_read_password(password_stdin))
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    hashed = _password_hash(password_stdin, err)
     with Store.open(resolve_db_url(db)) as store:
         user = store.get_web_user(username)
         if user is None:
