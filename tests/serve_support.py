@@ -14,6 +14,23 @@ import httpx
 TOLLGUARD = str(Path(sys.executable).with_name("tollguard"))
 
 
+def seed_store(db_url: str) -> str:
+    """Put customers alice and bob and an admin token in the store; returns the token."""
+    from datetime import UTC, datetime
+
+    from tests.engine_support import customer
+    from tollguard.adapters.store import Store
+    from tollguard.app.service.auth import new_token, token_hash
+
+    store = Store.open(db_url)
+    at = datetime.now(UTC)
+    store.upsert_subscribers([customer("alice"), customer("bob")], at=at)
+    token = new_token()
+    store.create_token("ops", "admin", token_hash=token_hash(token), by="test", at=at)
+    store.close()
+    return token
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

@@ -11,16 +11,13 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.engine_support import CU, US, customer
-from tests.serve_support import free_port, start_serve, stop, wait_healthy
-from tollguard.adapters.store import Store
-from tollguard.app.service.auth import new_token, token_hash
+from tests.engine_support import CU, US
+from tests.serve_support import free_port, seed_store, start_serve, stop, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -60,12 +57,7 @@ def _until(check: object, timeout: float = 5.0) -> float:
 def test_a_control_made_through_one_process_is_enforced_by_the_other(
     pg_url: str, tmp_path: Path
 ) -> None:
-    store = Store.open(pg_url)
-    at = datetime.now(UTC)
-    store.upsert_subscribers([customer("alice"), customer("bob")], at=at)
-    token = new_token()
-    store.create_token("ops", "admin", token_hash=token_hash(token), by="test", at=at)
-    store.close()
+    token = seed_store(pg_url)
     a, base_a = _serve(pg_url, tmp_path, "a")
     b, base_b = _serve(pg_url, tmp_path, "b")
     headers = {"Authorization": f"Bearer {token}"}

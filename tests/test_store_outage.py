@@ -14,16 +14,13 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.engine_support import DOMESTIC, US, customer
-from tests.serve_support import free_port, start_serve, stop, wait_healthy
-from tollguard.adapters.store import Store
-from tollguard.app.service.auth import new_token, token_hash
+from tests.engine_support import DOMESTIC, US
+from tests.serve_support import free_port, seed_store, start_serve, stop, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +53,7 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
 
 def test_answers_from_memory_while_the_database_is_down(pg_url: str, tmp_path: Path) -> None:
     state = tmp_path / "pgstate"
-    store = Store.open(pg_url)
-    at = datetime.now(UTC)
-    store.upsert_subscribers([customer("alice"), customer("bob")], at=at)
-    token = new_token()
-    store.create_token("ops", "admin", token_hash=token_hash(token), by="test", at=at)
-    store.close()
+    token = seed_store(pg_url)
     port = free_port()
     proc = start_serve(pg_url, port, tmp_path / "data", log=tmp_path / "serve.log")
     client = httpx.Client(
