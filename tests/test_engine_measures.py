@@ -333,6 +333,48 @@ def test_a_new_customers_first_long_call_is_not_cut() -> None:
     assert actions(out, ActionKind.CONTACT_ATTEMPT) == []
 
 
+def _quiet_then_nightly_calls(tr: Traffic, sid: str, quiet_days: int) -> list[str]:
+    """``quiet_days`` of domestic calls only, then a 20-minute call to a Nigerian mobile every
+    night (3,400 JPY: under the daily floor, far under a newcomer's allowance)."""
+    for d in range(quiet_days):
+        tr.call(sid, at(d, 19), DOMESTIC, 300, None)
+    return [
+        tr.call(sid, at(quiet_days + n, 2), NG[:-2] + f"{n:02d}", 20 * 60, None) for n in range(4)
+    ]
+
+
+def test_a_customer_who_never_calls_abroad_is_metered_against_that() -> None:
+    # Five weeks without a single international call are a baseline: four nights of slow calls
+    # abroad (13,600 JPY) are a week far above it, and the customer is contacted.
+    tr = Traffic()
+    _quiet_then_nightly_calls(tr, "quiet", 35)
+    _, out = run([customer("quiet", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    (alert,) = alerts(out, "charge_meter")
+    assert alert.evidence["week_threshold_jpy"] == 10000  # the weekly floor, nothing more
+    assert alert.evidence["week_jpy"] > 10000
+    assert [a.subscriber_id for a in actions(out, ActionKind.CONTACT_ATTEMPT)][:1] == ["quiet"]
+
+
+def test_a_customer_new_to_the_carrier_gets_a_newcomers_allowance() -> None:
+    # The same nights from a customer seen for two days: no baseline yet, so no alarm.
+    tr = Traffic()
+    _quiet_then_nightly_calls(tr, "new", 2)
+    _, out = run([customer("new", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    assert alerts(out, "charge_meter") == []
+
+
+def test_a_quiet_customers_first_long_call_home_is_not_cut() -> None:
+    # Weeks without calling abroad, then a 90-minute call to Nigeria (15,300 JPY): the day's and
+    # the hour's thresholds keep a new caller's allowance for a week after the first charge.
+    tr = Traffic()
+    for d in range(35):
+        tr.call("q", at(d, 19), DOMESTIC, 300, None)
+    cid = tr.call("q", at(35, 20), NG, 90 * 60, None)
+    _, out = run([customer("q", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    assert next(d for d in decisions(out) if d.call_id == cid).allow
+    assert terminations(out) == []
+
+
 def test_the_weekly_meter_sees_charges_no_single_day_shows() -> None:
     from tollguard.domain.detectors.charge_meter import ChargeMeter
 

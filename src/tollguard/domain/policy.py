@@ -87,12 +87,26 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+def _new_meter(cust: CustomerState, today: int) -> ChargeMeter:
+    """A customer's meter, made at their first international charge.
+
+    The days since the customer was first seen had no international charge: they are days of
+    the baseline (zero), so a customer who never called abroad is measured against that, not
+    given a newcomer's allowance.
+    """
+    meter = ChargeMeter()
+    if 0 <= cust.first_day < today:
+        meter.day = cust.first_day  # the first roll closes it and the quiet days after it
+    return meter
+
+
 class CustomerState:
     """Everything the policy has learned about one customer. Idle customers stay small."""
 
     __slots__ = (
         "barred_alert_day",
         "conc",
+        "first_day",
         "hours",
         "ips",
         "last_intl",
@@ -114,12 +128,16 @@ class CustomerState:
         self.last_intl: float | None = None
         self.barred_alert_day = -1
         self.spread: BlockSpread | None = None
+        # The local day the customer was first seen: the quiet days since are the baseline of
+        # a customer who does not call abroad (-1: not seen yet, or from an older snapshot).
+        self.first_day = -1
 
     def __setstate__(self, state: object) -> None:
         # the default state of a slotted object: (None, {slot: value}) for the slots set
         slots = state[1] if isinstance(state, tuple) else state
         assert isinstance(slots, dict)
         self.spread = None  # absent from snapshots taken before block spread was watched
+        self.first_day = -1  # likewise, before quiet days were counted
         for k, v in slots.items():
             setattr(self, k, v)
 
@@ -197,6 +215,8 @@ class TollguardPolicy:
         if first is None or day < first:  # population.note_day(day)
             population.first_day = day
         cust = self.customers.get(subscriber_id) or self.customer(subscriber_id)
+        if cust.first_day < 0:
+            cust.first_day = day
         cust.share.n_calls += 1  # cust.share.learn_one(False)
         hours = cust.hours  # hours.learn_one(bucket)
         hours.counts[bucket] += 1
@@ -258,6 +278,8 @@ class TollguardPolicy:
         cfg = self.cfg
         self.population.note_day(ctx.day)
         cust = self.customer(ctx.subscriber_id)
+        if cust.first_day < 0:
+            cust.first_day = ctx.day
         if cust.conc is None:
             cust.conc = Concurrency()
         cust.conc.start(ctx.call_id, ctx.time)
@@ -742,9 +764,9 @@ class TollguardPolicy:
             self._learn_population(call, minutes)
             self._learn_international(call)
         if charge > 0:
-            if cust.meter is None:
-                cust.meter = ChargeMeter()
             cal = self.engine.calendar
+            if cust.meter is None:
+                cust.meter = _new_meter(cust, cal.local_day(t))
             day, hour, bucket = cal.local_day(t), int(t // _HOUR), cal.bucket(t)
             alpha = self.cfg.metering.ewm_alpha
             cust.meter.roll(day, hour, bucket, alpha, ctx.subscriber_id not in self.cases)
@@ -761,7 +783,7 @@ class TollguardPolicy:
         if cust.meter is None:
             if live < m.hourly_floor_jpy:
                 return
-            cust.meter = ChargeMeter()
+            cust.meter = _new_meter(cust, cal.local_day(t))
         meter = cust.meter
         bucket = cal.bucket(t)
         meter.roll(cal.local_day(t), int(t // _HOUR), bucket, m.ewm_alpha, sid not in self.cases)

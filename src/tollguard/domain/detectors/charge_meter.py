@@ -11,9 +11,12 @@ learned only a week after it closed, and not at all if the customer was under su
 a low-and-slow attack must not raise the baseline it is measured against.
 Scores: anomaly when the hour's, the day's or the seven days' exposure exceeds a cost floor (below
 which a contact costs more than it saves), three times the customer's largest legitimate
-hour/day/week, and the EW level (exp(mean + k * sd) - 1 a day); a customer with
-under a week of baseline is held to ``new_ref``, the cost of two long ordinary calls (two hours at
-the tariff's median rate). LR = step ** (1 + log2(exposure / threshold)).
+hour/day/week, and the EW level (exp(mean + k * sd) - 1 a day). A customer with under a week of
+baseline, and for a week after their first international charge the hour and the day, are held to
+``new_ref``, the cost of two long ordinary calls (two hours at the tariff's median rate): a first
+long call home is normal. The quiet days before that first charge are zero days of the baseline
+(the policy starts the meter at the customer's first sighting), so the seven days are not: a slow
+attack on a line that never called abroad meets the weekly floor. LR = step ** (1 + log2(exposure / threshold)).
 Look-alikes: a legitimate one-day spike exceeds the threshold but usually not by much, and its
 destinations are usual; the policy needs more than metering to suspend.
 
@@ -40,6 +43,7 @@ class ChargeMeter:
     """Per-customer daily and hourly international charge baselines and current totals."""
 
     __slots__ = (
+        "charged_since",
         "day",
         "day_total",
         "days",
@@ -73,6 +77,20 @@ class ChargeMeter:
         # Closed days not yet learned (total, learnable), newest last; and the last learned days.
         self.recent: deque[tuple[float, bool]] = deque()
         self.lagged: deque[float] = deque(maxlen=7)
+        # The local day of the first international charge (-1: none yet, or an older snapshot).
+        self.charged_since = -1
+
+    def __setstate__(self, state: object) -> None:
+        slots = state[1] if isinstance(state, tuple) else state
+        assert isinstance(slots, dict)
+        self.charged_since = -1  # absent from snapshots taken before it was kept
+        for k, v in slots.items():
+            setattr(self, k, v)
+
+    def _newcomer(self) -> bool:
+        """Under a week of baseline, or under a week since the first international charge: a
+        long call home is a new caller's normal day, whatever the quiet weeks before it."""
+        return self.days < 7 or self.charged_since < 0 or self.day - self.charged_since < 7
 
     def roll(self, day: int, hour: int, bucket: int, alpha: float, learn: bool = True) -> None:
         """Close the previous day/hour when time moves on (idle days count as zero).
@@ -126,6 +144,8 @@ class ChargeMeter:
     def add_charge(self, day: int, hour: int, amount: float, alpha: float, bucket: int = 0) -> None:
         """Add the charge of an ended international call (``hour`` is an absolute hour index)."""
         self.roll(day, hour, bucket, alpha)
+        if self.charged_since < 0:
+            self.charged_since = day
         self.day_total += amount
         self.hour_total += amount
 
@@ -137,7 +157,7 @@ class ChargeMeter:
         """
         sd = max(math.sqrt(self.var), min_sd)
         t = max(floor, 3.0 * self.peak_day, math.expm1(self.mean + k * sd))
-        return max(t, new_ref) if self.days < 7 else t
+        return max(t, new_ref) if self._newcomer() else t
 
     def threshold_week(self, k: float, min_sd: float, floor: float, new_ref: float = 0.0) -> float:
         """Seven-day exposure above which the customer's charges are abnormal (slow attacks)."""
@@ -150,7 +170,7 @@ class ChargeMeter:
     ) -> float:
         """Hourly exposure above which the customer's charges are abnormal for this bucket."""
         t = max(floor, 3.0 * self.peak_hour, math.expm1(self.hour_means[bucket] + k * min_sd))
-        return max(t, new_ref) if self.days < 7 else t
+        return max(t, new_ref) if self._newcomer() else t
 
     def score_one(
         self,
