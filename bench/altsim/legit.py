@@ -337,7 +337,7 @@ def build_network(ctx: Context, rng: Random, cust: Customer) -> None:
     dynamic = what in ("dynamic address", "IPv6 home line")
     if dynamic:
         r = rng.random()
-        interval = (10**9, 10**9) if r < 0.5 else ((4, 14) if r < 0.85 else (1, 3))
+        interval = (10**9, 10**9) if r < 0.55 else ((4, 14) if r < 0.95 else (1, 3))
         t = 0
         while True:
             t += rng.randint(interval[0], interval[1]) * DAY + rng.randint(-6, 6) * HOUR
@@ -584,7 +584,7 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
             domestic(rng.uniform(0.3, 0.8), rng.randint(4, 15), 0.6, res_hours, 1.3)
         _trip(ctx, rng, cust, hs)
     elif a == "small_office":
-        domestic(rng.uniform(0.8, 4.0), rng.randint(10, 80), 0.3, office, 0.04)
+        domestic(rng.uniform(0.6, 3.0), rng.randint(10, 80), 0.3, office, 0.04)
         if rng.random() < 0.15:
             country = weighted(rng, TRADE_COUNTRIES)
             picker = _foreign_contacts(world, rng, country, rng.randint(1, 3), 0.3)
@@ -593,7 +593,7 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
                             off_factor=0.05, countries=(country,)))  # fmt: skip
             cust.home_countries.append(country)
     elif a == "sme_exporter":
-        domestic(rng.uniform(2, 7), rng.randint(30, 120), 0.3, office, 0.04)
+        domestic(rng.uniform(1.5, 5.5), rng.randint(30, 120), 0.3, office, 0.04)
         contacts, chosen = _mixed_contacts(world, rng, TRADE_COUNTRIES, rng.randint(3, 12),
                                            rng.randint(1, 4))  # fmt: skip
         hours = cumulate(P.combined(P.OFFICE_CALLER, P.LOCAL_OFFICE, chosen[0]))
@@ -601,7 +601,7 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
                         off_factor=0.05, countries=tuple(chosen)))  # fmt: skip
         cust.home_countries.extend(chosen)
     elif a == "trading_house":
-        domestic(rng.uniform(8, 20), rng.randint(80, 300), 0.35, office, 0.05)
+        domestic(rng.uniform(5, 14), rng.randint(80, 300), 0.35, office, 0.05)
         contacts, chosen = _mixed_contacts(world, rng, BRANCH_COUNTRIES, rng.randint(6, 20),
                                            rng.randint(2, 5))  # fmt: skip
         for c in chosen:
