@@ -53,22 +53,29 @@ HOTSPOTS: dict[str, list[str]] = {
     "IPRS": ["979"],
 }
 # Weights: which destinations attackers favour (CFCA/GSMA hot lists, the 2015 Japanese cases).
+# fmt: off
 HOTSPOT_WEIGHTS: list[tuple[str, float]] = [
     ("CU", 10), ("SO", 8), ("LV", 8), ("LT", 7), ("GN", 7), ("SL", 10), ("TN", 4), ("GM", 3),
     ("LR", 3), ("TO", 3), ("SB", 3), ("VU", 2), ("KI", 2), ("NR", 2), ("CK", 2), ("TV", 1),
     ("BY", 3), ("MD", 2), ("RS", 2), ("AL", 2), ("ZW", 2), ("CD", 2), ("JM", 3), ("GD", 1),
     ("SAT", 6), ("NET", 4), ("IPRS", 1),
-]  # fmt: skip
+]
+# fmt: on
 # Premium ranges in countries a customer may call anyway.
+# fmt: off
 PREMIUM_IN_COUNTRY: dict[str, list[str]] = {
     "US": ["1900"], "GB": ["449", "4470"], "DE": ["49900"], "FR": ["3389", "33836"],
     "AU": ["6119"], "SG": ["6519"], "VN": ["84190"], "ID": ["62809"], "CN": ["86168"],
     "TW": ["88620"], "KR": ["8260"], "BR": ["5590"], "MX": ["5290"], "IT": ["39899"],
-    "ES": ["34803", "34806"], "CA": ["1900"], "NZ": ["6490"], "IN": ["911861"],
-    "AE": ["971900"], "ZA": ["27862"], "KE": ["2549"], "TZ": ["2559"], "UG": ["2569"],
-}  # fmt: skip
-WANGIRI_ORIGINS = ["21688", "22390", "25779", "2250", "3556", "6767", "23276", "22462", "1876",
-                   "1473", "882"]  # fmt: skip
+    "ES": ["34803", "34806"], "CA": ["1900"], "NZ": ["6490"], "IN": ["911861"], "AE": ["971900"],
+    "ZA": ["27862"], "KE": ["2549"], "TZ": ["2559"], "UG": ["2569"],
+}
+# fmt: on
+# fmt: off
+WANGIRI_ORIGINS = [
+    "21688", "22390", "25779", "2250", "3556", "6767", "23276", "22462", "1876", "1473", "882",
+]
+# fmt: on
 
 BASE_MIX: list[tuple[str, int]] = [
     ("pbx_weekend_night_pump", 5),
@@ -87,6 +94,7 @@ BASE_MIX: list[tuple[str, int]] = [
     ("short_call_flood", 1),
     ("long_duration_calls", 1),
     ("call_forwarding_abuse", 1),
+    ("usual_country_regular_numbers", 2),
 ]
 
 
@@ -166,9 +174,7 @@ class Attacks:
 
     # --- victims and times ------------------------------------------------------------------
 
-    def victims(
-        self, rng: Random, pred: Callable[[Customer], bool], n: int = 1
-    ) -> list[Customer]:
+    def victims(self, rng: Random, pred: Callable[[Customer], bool], n: int = 1) -> list[Customer]:
         pool = [c for c in self.world.customers if not c.victim and not c.lookalike and pred(c)]
         if len(pool) < n:
             return pool
@@ -179,9 +185,7 @@ class Attacks:
             return min(3, self.from_day - 1), self.from_day - 1
         return min(self.from_day, self.cal.days - 1), self.cal.days - 1
 
-    def pick_day(
-        self, rng: Random, early: bool, pred: Callable[[int], bool] | None = None
-    ) -> int:
+    def pick_day(self, rng: Random, early: bool, pred: Callable[[int], bool] | None = None) -> int:
         lo, hi = self.day_range(early)
         days = [d for d in range(lo, hi + 1) if pred is None or pred(d)]
         if not days:
@@ -227,9 +231,11 @@ class Attacks:
         for _ in range(countries * 4):
             total = sum(w for _, w in HOTSPOT_WEIGHTS)
             x = rng.random() * total
-            for key, w in HOTSPOT_WEIGHTS:
+            key = HOTSPOT_WEIGHTS[-1][0]
+            for name, w in HOTSPOT_WEIGHTS:
                 x -= w
                 if x < 0:
+                    key = name
                     break
             if key not in chosen:
                 chosen.append(key)
@@ -318,12 +324,21 @@ class Attacks:
                 )
                 t = cdr.end + rng.randint(*gap)
 
-    def register(self, inc: Inc, cust: Customer, t: int, ip: str, ua: str, fails: int = 0,
-                 rng: Random | None = None) -> None:  # fmt: skip
+    def register(
+        self,
+        inc: Inc,
+        cust: Customer,
+        t: int,
+        ip: str,
+        ua: str,
+        fails: int = 0,
+        rng: Random | None = None,
+    ) -> None:
         for i in range(fails):
             jitter = rng.randint(0, 3) if rng else 0
-            self.world.add_sip(t - (fails - i) * 7 + jitter, ip, cust.subscriber_id,
-                               "auth_failure", ua)  # fmt: skip
+            self.world.add_sip(
+                t - (fails - i) * 7 + jitter, ip, cust.subscriber_id, "auth_failure", ua
+            )
         self.world.add_sip(t, ip, cust.subscriber_id, "auth_success", ua)
         self.world.add_sip(t, ip, cust.subscriber_id, "register", ua)
         inc.add_ip(ip)
@@ -334,6 +349,13 @@ class Attacks:
         while t < min(t1, self.world.horizon):
             self.world.add_sip(t, ip, cust.subscriber_id, "register", ua)
             t += 1800
+
+    @staticmethod
+    def size(rng: Random, hours: float, channels: int) -> tuple[float, int, str]:
+        """Some attacks stay tiny: stopped by the fraudster, the IPRN or the customer at once."""
+        if rng.random() < 0.15:
+            return rng.uniform(0.15, 0.7), 1, " (small)"
+        return hours, channels, ""
 
     @staticmethod
     def own_ip(cust: Customer) -> Callable[[int], str]:
@@ -363,11 +385,22 @@ class Attacks:
         t0 = self.weekend_night(rng, early)
         hours = rng.choice([rng.uniform(2, 6), rng.uniform(8, 20), rng.uniform(24, 56)])
         channels = max(1, round(math.exp(rng.uniform(math.log(2), math.log(30)))))
+        hours, channels, _ = self.size(rng, hours, channels)
         blocks = self.blocks(rng, rng.randint(1, 3), rng.randint(1, 3))
-        self.pump(rng, inc, cust, t0=t0, t1=t0 + int(hours * HOUR), channels=channels,
-                  blocks=blocks, ip=self.own_ip(cust), answer=rng.uniform(0.5, 0.85),
-                  median=rng.uniform(240, 1500), caller=self.caller_of(cust),
-                  ramp=rng.randint(0, 300))  # fmt: skip
+        self.pump(
+            rng,
+            inc,
+            cust,
+            t0=t0,
+            t1=t0 + int(hours * HOUR),
+            channels=channels,
+            blocks=blocks,
+            ip=self.own_ip(cust),
+            answer=rng.uniform(0.5, 0.85),
+            median=rng.uniform(240, 1500),
+            caller=self.caller_of(cust),
+            ramp=rng.randint(0, 300),
+        )
         inc.description = (
             f"PBX ({cust.equipment or cust.user_agent}) taken over through its web/maintenance "
             f"interface; {channels} parallel calls to IPRN ranges from the PBX's own address "
@@ -381,12 +414,21 @@ class Attacks:
             return False
         cust = found[0]
         t0, name = self.holiday_time(rng, early)
-        hours = rng.uniform(4, 30)
-        channels = rng.randint(2, 16)
+        hours, channels, _ = self.size(rng, rng.uniform(4, 30), rng.randint(2, 16))
         blocks = self.blocks(rng, rng.randint(1, 2), rng.randint(1, 3))
-        self.pump(rng, inc, cust, t0=t0, t1=t0 + int(hours * HOUR), channels=channels,
-                  blocks=blocks, ip=self.own_ip(cust), answer=rng.uniform(0.5, 0.8),
-                  median=rng.uniform(300, 1200), caller=self.caller_of(cust))  # fmt: skip
+        self.pump(
+            rng,
+            inc,
+            cust,
+            t0=t0,
+            t1=t0 + int(hours * HOUR),
+            channels=channels,
+            blocks=blocks,
+            ip=self.own_ip(cust),
+            answer=rng.uniform(0.5, 0.8),
+            median=rng.uniform(300, 1200),
+            caller=self.caller_of(cust),
+        )
         inc.description = (
             f"office closed for {name}: hacked PBX dials {channels} channels to IPRN ranges "
             f"for {hours:.0f} h"
@@ -399,12 +441,23 @@ class Attacks:
             return False
         cust = found[0]
         t0 = self.weekend_night(rng, early)
-        hours = rng.uniform(3, 40)
-        channels = rng.randint(1, min(8, max(2, len(cust.numbers) * 2)))
+        hours, channels, _ = self.size(
+            rng, rng.uniform(3, 40), rng.randint(1, min(8, max(2, len(cust.numbers) * 2)))
+        )
         blocks = self.blocks(rng, rng.randint(1, 2), rng.randint(1, 2))
-        self.pump(rng, inc, cust, t0=t0, t1=t0 + int(hours * HOUR), channels=channels,
-                  blocks=blocks, ip=self.own_ip(cust), answer=rng.uniform(0.5, 0.8),
-                  median=rng.uniform(200, 900), caller=self.caller_of(cust))  # fmt: skip
+        self.pump(
+            rng,
+            inc,
+            cust,
+            t0=t0,
+            t1=t0 + int(hours * HOUR),
+            channels=channels,
+            blocks=blocks,
+            ip=self.own_ip(cust),
+            answer=rng.uniform(0.5, 0.8),
+            median=rng.uniform(200, 900),
+            caller=self.caller_of(cust),
+        )
         inc.description = (
             f"PSTN-connected PBX: remote-maintenance port / DISA with a default code; "
             f"{channels} lines dial IPRN ranges for {hours:.0f} h (no IP address)"
@@ -429,12 +482,24 @@ class Attacks:
                 tt += rng.randint(30, 600)
                 self.call(inc, cust, tt, number, outcome(rng, 0.7, 20, 0.5, 60), ip=ip)
         self.register(inc, cust, t0 - rng.randint(30, 1800), ip, ua, rng.randint(0, 3), rng)
-        hours = rng.choice([rng.uniform(0.5, 3), rng.uniform(3, 12), rng.uniform(12, 40)])
-        channels = rng.randint(1, 8)
-        self.pump(rng, inc, cust, t0=t0, t1=t0 + int(hours * HOUR), channels=channels,
-                  blocks=self.blocks(rng, rng.randint(1, 3), rng.randint(1, 2)),
-                  ip=self.fixed(ip), answer=rng.uniform(0.5, 0.85), median=rng.uniform(180, 1200),
-                  caller=self.caller_of(cust))  # fmt: skip
+        hours, channels, _ = self.size(
+            rng,
+            rng.choice([rng.uniform(0.5, 3), rng.uniform(3, 12), rng.uniform(12, 40)]),
+            rng.randint(1, 8),
+        )
+        self.pump(
+            rng,
+            inc,
+            cust,
+            t0=t0,
+            t1=t0 + int(hours * HOUR),
+            channels=channels,
+            blocks=self.blocks(rng, rng.randint(1, 3), rng.randint(1, 2)),
+            ip=self.fixed(ip),
+            answer=rng.uniform(0.5, 0.85),
+            median=rng.uniform(180, 1200),
+            caller=self.caller_of(cust),
+        )
         self.keep_registered(cust, ip, ua, t0, t0 + int(hours * HOUR))
         where = "a Japanese VPS" if domestic else "abroad"
         inc.description = (
@@ -478,10 +543,19 @@ class Attacks:
             if call_ip != ip:
                 self.register(inc, cust, start - 60, call_ip, rng.choice(P.ATTACKER_AGENTS))
             hours = rng.uniform(1, 20)
-            self.pump(rng, inc, cust, t0=start, t1=start + int(hours * HOUR),
-                      channels=rng.randint(1, 10), blocks=self.blocks(rng, 2, 2),
-                      ip=self.fixed(call_ip), answer=rng.uniform(0.5, 0.85),
-                      median=rng.uniform(120, 900), caller=self.caller_of(cust))  # fmt: skip
+            self.pump(
+                rng,
+                inc,
+                cust,
+                t0=start,
+                t1=start + int(hours * HOUR),
+                channels=rng.randint(1, 10),
+                blocks=self.blocks(rng, 2, 2),
+                ip=self.fixed(call_ip),
+                answer=rng.uniform(0.5, 0.85),
+                median=rng.uniform(120, 900),
+                caller=self.caller_of(cust),
+            )
             t += rng.randint(60, 1800)
         inc.description = (
             f"SIP brute force from {ip} ({ua or 'no UA'}): extension scan and password guessing "
@@ -490,9 +564,7 @@ class Attacks:
         return True
 
     def _premium_in_usual_country(self, rng: Random, inc: Inc, early: bool) -> bool:
-        found = self.victims(
-            rng, lambda c: any(k in PREMIUM_IN_COUNTRY for k in c.home_countries)
-        )
+        found = self.victims(rng, lambda c: any(k in PREMIUM_IN_COUNTRY for k in c.home_countries))
         if not found:
             return False
         cust = found[0]
@@ -512,11 +584,20 @@ class Attacks:
         t0 = day * DAY + hour * HOUR + rng.randint(0, 3599)
         if ip:
             self.register(inc, cust, t0 - rng.randint(60, 900), ip, cust.user_agent or "", 0)
-        hours = rng.uniform(2, 20)
-        channels = rng.randint(1, 4)
-        self.pump(rng, inc, cust, t0=t0, t1=t0 + int(hours * HOUR), channels=channels,
-                  blocks=blocks, ip=ip_of, answer=0.75, median=rng.uniform(600, 2400),
-                  caller=self.caller_of(cust))  # fmt: skip
+        hours, channels, _ = self.size(rng, rng.uniform(2, 20), rng.randint(1, 4))
+        self.pump(
+            rng,
+            inc,
+            cust,
+            t0=t0,
+            t1=t0 + int(hours * HOUR),
+            channels=channels,
+            blocks=blocks,
+            ip=ip_of,
+            answer=0.75,
+            median=rng.uniform(600, 2400),
+            caller=self.caller_of(cust),
+        )
         inc.description = (
             f"premium-rate ranges in {country}, a country the customer calls anyway, through "
             f"{how}; {channels} channels for {hours:.0f} h"
@@ -525,8 +606,12 @@ class Attacks:
 
     def _low_and_slow(self, rng: Random, inc: Inc, early: bool) -> bool:
         found = self.victims(
-            rng, lambda c: not c.calls_abroad and c.intl_status == "enabled" and
-            (c.service == "ip" or c.has_pbx)  # fmt: skip
+            rng,
+            lambda c: (
+                not c.calls_abroad
+                and c.intl_status == "enabled"
+                and (c.service == "ip" or c.has_pbx)
+            ),
         )
         if not found:
             return False
@@ -535,10 +620,16 @@ class Attacks:
         first = rng.randint(lo, max(lo, hi - 3))
         length = rng.choice([rng.randint(2, 5), rng.randint(8, 30)])
         per_day = rng.uniform(0.7, 5)
+        median = 360.0
+        if rng.random() < 0.3:
+            length, per_day, median = rng.randint(2, 6), rng.uniform(0.3, 1.0), 120.0
         blocks = self.blocks(rng, rng.randint(1, 2), 1)
         if cust.service == "ip" and rng.random() < 0.6:
-            ip = random_ip(rng, rng.choice(JP_CLOUD)) if rng.random() < 0.5 else (
-                self.attacker_ip(rng))  # fmt: skip
+            ip = (
+                random_ip(rng, rng.choice(JP_CLOUD))
+                if rng.random() < 0.5
+                else (self.attacker_ip(rng))
+            )
             ua = cust.user_agent or rng.choice(P.SOFTPHONES)
             ip_of = self.fixed(ip)
             self.register(inc, cust, first * DAY + rng.randint(0, HOUR), ip, ua)
@@ -549,12 +640,25 @@ class Attacks:
             for _ in range(poisson(rng, per_day)):
                 t = day * DAY + rng.randint(0, DAY - 1)
                 number = Numbers.in_range(rng, rng.choice(blocks))
-                self.call(inc, cust, t, number, outcome(rng, 0.75, 360, 0.7, 1500),
-                          ip=ip_of(t), caller=cust.main_number)  # fmt: skip
+                self.call(
+                    inc,
+                    cust,
+                    t,
+                    number,
+                    outcome(rng, 0.75, median, 0.7, 1500),
+                    ip=ip_of(t),
+                    caller=cust.main_number,
+                )
         if not inc.cdrs:
             t = first * DAY + rng.randint(HOUR, DAY - 1)
-            self.call(inc, cust, t, Numbers.in_range(rng, blocks[0]),
-                      outcome(rng, 0.75, 360, 0.7, 1500), ip=ip_of(t))  # fmt: skip
+            self.call(
+                inc,
+                cust,
+                t,
+                Numbers.in_range(rng, blocks[0]),
+                outcome(rng, 0.75, 360, 0.7, 1500),
+                ip=ip_of(t),
+            )
         inc.description = (
             f"customer who never called abroad; a few calls a day for {length} days to "
             f"{len(blocks)} IPRN range(s)" + (f" from {ip}" if ip else " from its own line")
@@ -578,9 +682,20 @@ class Attacks:
             if not self.cal.is_off(day):
                 t0 = day * DAY + rng.randint(9 * HOUR + 1800, 11 * HOUR)
                 t1 = day * DAY + rng.randint(16 * HOUR, 18 * HOUR)
-                self.pump(rng, inc, cust, t0=t0, t1=t1, channels=channels, blocks=blocks,
-                          ip=self.own_ip(cust), answer=0.7, median=rng.uniform(180, 600),
-                          gap=(30, 600), caller=self.caller_of(cust))  # fmt: skip
+                self.pump(
+                    rng,
+                    inc,
+                    cust,
+                    t0=t0,
+                    t1=t1,
+                    channels=channels,
+                    blocks=blocks,
+                    ip=self.own_ip(cust),
+                    answer=0.7,
+                    median=rng.uniform(180, 600),
+                    gap=(30, 600),
+                    caller=self.caller_of(cust),
+                )
                 done += 1
             day += 1
         inc.description = (
@@ -608,23 +723,38 @@ class Attacks:
             if rng.random() < 0.6:
                 number = Numbers.in_range(rng, blocks[0])
                 ok = style in ("e164", "010")
-                result = (
-                    outcome(rng, 0.8, 15, 0.5, 40) if ok else ("FAILED", rng.randint(0, 2), 0)
-                )
+                result = outcome(rng, 0.8, 15, 0.5, 40) if ok else ("FAILED", rng.randint(0, 2), 0)
                 self.call(inc, cust, t, number, result, ip=ip_of(t), style=style)
                 t += rng.randint(20, 300)
         for block in blocks:
-            self.call(inc, cust, t, Numbers.in_range(rng, block),
-                      outcome(rng, 0.8, 20, 0.5, 60), ip=ip_of(t))  # fmt: skip
+            self.call(
+                inc,
+                cust,
+                t,
+                Numbers.in_range(rng, block),
+                outcome(rng, 0.8, 20, 0.5, 60),
+                ip=ip_of(t),
+            )
             t += rng.randint(20, 600)
         start = t + rng.randint(2 * HOUR, 4 * DAY)
         if ip:
             self.register(inc, cust, start - 300, ip, rng.choice(P.ATTACKER_AGENTS), 0)
         hours = rng.uniform(4, 30)
         channels = rng.randint(6, 24)
-        self.pump(rng, inc, cust, t0=start, t1=start + int(hours * HOUR), channels=channels,
-                  blocks=blocks, ip=ip_of, answer=0.75, median=rng.uniform(300, 1200),
-                  ramp=rng.randint(600, 2400), caller=self.caller_of(cust))  # fmt: skip
+        self.pump(
+            rng,
+            inc,
+            cust,
+            t0=start,
+            t1=start + int(hours * HOUR),
+            channels=channels,
+            blocks=blocks,
+            ip=ip_of,
+            answer=0.75,
+            median=rng.uniform(300, 1200),
+            ramp=rng.randint(600, 2400),
+            caller=self.caller_of(cust),
+        )
         inc.description = (
             f"a few short test calls (dial formats, one per range), then a ramp to {channels} "
             f"channels over hours for {hours:.0f} h"
@@ -652,10 +782,19 @@ class Attacks:
             t = t0 + rng.randint(0, 90 * MINUTE)
             self.register(inc, cust, t, ip, cust.user_agent or rng.choice(P.ATTACKER_AGENTS))
             hours = rng.uniform(1, 8)
-            self.pump(rng, inc, cust, t0=t + rng.randint(30, 600), t1=t + int(hours * HOUR),
-                      channels=rng.randint(1, 4), blocks=blocks, ip=self.fixed(ip),
-                      answer=0.7, median=rng.uniform(300, 900),
-                      caller=self.caller_of(cust))  # fmt: skip
+            self.pump(
+                rng,
+                inc,
+                cust,
+                t0=t + rng.randint(30, 600),
+                t1=t + int(hours * HOUR),
+                channels=rng.randint(1, 4),
+                blocks=blocks,
+                ip=self.fixed(ip),
+                answer=0.7,
+                median=rng.uniform(300, 900),
+                caller=self.caller_of(cust),
+            )
         inc.description = (
             f"credentials of {len(found)} customers' PBXs of one model ({model}) harvested "
             f"through a published vulnerability; all used from {ip} the same night"
@@ -672,16 +811,30 @@ class Attacks:
         for cust in found:
             t = t0 + rng.randint(0, 36 * HOUR)
             if cust.service == "ip" and rng.random() < 0.5:
-                ip = self.attacker_ip(rng) if rng.random() < 0.6 else random_ip(rng, rng.choice(
-                    JP_CLOUD))  # fmt: skip
-                self.register(inc, cust, t - rng.randint(60, 3600), ip,
-                              rng.choice(P.ATTACKER_AGENTS))  # fmt: skip
+                ip = (
+                    self.attacker_ip(rng)
+                    if rng.random() < 0.6
+                    else random_ip(rng, rng.choice(JP_CLOUD))
+                )
+                self.register(
+                    inc, cust, t - rng.randint(60, 3600), ip, rng.choice(P.ATTACKER_AGENTS)
+                )
                 ip_of = self.fixed(ip)
             else:
                 ip_of = self.own_ip(cust)
-            self.pump(rng, inc, cust, t0=t, t1=t + int(rng.uniform(1, 10) * HOUR),
-                      channels=rng.randint(1, 3), blocks=blocks, ip=ip_of, answer=0.7,
-                      median=rng.uniform(200, 900), caller=self.caller_of(cust))  # fmt: skip
+            self.pump(
+                rng,
+                inc,
+                cust,
+                t0=t,
+                t1=t + int(rng.uniform(1, 10) * HOUR),
+                channels=rng.randint(1, 3),
+                blocks=blocks,
+                ip=ip_of,
+                answer=0.7,
+                median=rng.uniform(200, 900),
+                caller=self.caller_of(cust),
+            )
         inc.description = (
             f"campaign to {country} across {len(found)} customers within a day and a half, "
             "from several addresses and PSTN lines (as the 2015 Sierra Leone wave in Japan)"
@@ -691,8 +844,13 @@ class Attacks:
     def _wangiri_callback(self, rng: Random, inc: Inc, early: bool) -> bool:
         n = rng.randint(8, 45)
         found = self.victims(
-            rng, lambda c: c.intl_status == "enabled" and c.segment == "residential" or
-            c.archetype == "small_office", n)  # fmt: skip
+            rng,
+            lambda c: (
+                (c.intl_status == "enabled" and c.segment == "residential")
+                or c.archetype == "small_office"
+            ),
+            n,
+        )
         if not found:
             return False
         origin = rng.choice(WANGIRI_ORIGINS)
@@ -704,8 +862,15 @@ class Attacks:
             number = rng.choice(bait)
             for _ in range(rng.choice([1, 1, 1, 2, 3])):
                 result = outcome(rng, 0.85, 150, 0.8, 900)
-                cdr = self.call(inc, cust, t, number, result, ip=self.own_ip(cust)(t),
-                                style=rng.choice([cust.intl_style, "e164", "010"]))  # fmt: skip
+                cdr = self.call(
+                    inc,
+                    cust,
+                    t,
+                    number,
+                    result,
+                    ip=self.own_ip(cust)(t),
+                    style=rng.choice([cust.intl_style, "e164", "010"]),
+                )
                 t = cdr.end + rng.randint(30, 4 * HOUR)
         inc.description = (
             f"Wangiri: one-ring calls from +{origin}... numbers; {len(found)} customers called "
@@ -725,10 +890,22 @@ class Attacks:
         channels = rng.randint(2, 6)
         for d in range(days):
             start = t0 + d * DAY
-            self.pump(rng, inc, cust, t0=start, t1=start + rng.randint(6, 14) * HOUR,
-                      channels=channels, blocks=blocks, ip=self.own_ip(cust), answer=0.8,
-                      median=25, sigma=0.5, cap=60, gap=(1, 12),
-                      caller=self.caller_of(cust))  # fmt: skip
+            self.pump(
+                rng,
+                inc,
+                cust,
+                t0=start,
+                t1=start + rng.randint(6, 14) * HOUR,
+                channels=channels,
+                blocks=blocks,
+                ip=self.own_ip(cust),
+                answer=0.8,
+                median=25,
+                sigma=0.5,
+                cap=60,
+                gap=(1, 12),
+                caller=self.caller_of(cust),
+            )
         inc.description = (
             f"short-duration high-frequency calls to {country} (10-60 s each, {channels} "
             f"channels, {days} night(s)), like the 15,000-call Sierra Leone case of 2015"
@@ -742,17 +919,24 @@ class Attacks:
         cust = found[0]
         ip = self.attacker_ip(rng)
         t0 = self.weekend_night(rng, early)
-        self.register(inc, cust, t0 - 300, ip, rng.choice(P.ATTACKER_AGENTS), rng.randint(0, 4),
-                      rng)  # fmt: skip
+        self.register(
+            inc, cust, t0 - 300, ip, rng.choice(P.ATTACKER_AGENTS), rng.randint(0, 4), rng
+        )
         prefix = rng.choice(["8816", "870", "979", "3719", "88216"])
         block = self.numbers.iprn_range(rng, prefix)
         calls = rng.randint(1, 3)
         for i in range(calls):
             talk = rng.randint(2 * HOUR, 10 * HOUR)
             t = t0 + i * rng.randint(5, 600)
-            self.call(inc, cust, t, Numbers.in_range(rng, block),
-                      ("ANSWERED", rng.randint(3, 15), talk), ip=ip,
-                      caller=cust.main_number)  # fmt: skip
+            self.call(
+                inc,
+                cust,
+                t,
+                Numbers.in_range(rng, block),
+                ("ANSWERED", rng.randint(3, 15), talk),
+                ip=ip,
+                caller=cust.main_number,
+            )
         self.keep_registered(cust, ip, rng.choice(P.ATTACKER_AGENTS), t0, t0 + 10 * HOUR)
         inc.description = f"{calls} call(s) of several hours each to +{prefix} from {ip}"
         return True
@@ -778,13 +962,69 @@ class Attacks:
                     ]
                 )
                 result = outcome(rng, 0.9, 1500, 0.6, 2 * HOUR)
-                cdr = self.call(inc, cust, t, target, result, ip=self.own_ip(cust)(t),
-                                caller=inbound)  # fmt: skip
+                cdr = self.call(
+                    inc, cust, t, target, result, ip=self.own_ip(cust)(t), caller=inbound
+                )
                 legs += 1
                 t = cdr.end
         inc.description = (
             f"call forwarding to {target} set on the customer's PBX/voicemail; the fraudster "
             f"calls the customer's number and each forwarded leg is billed ({legs} legs)"
+        )
+        return True
+
+    def _usual_country_regular_numbers(self, rng: Random, inc: Inc, early: bool) -> bool:
+        """IRSF on ordinary numbers of a country the customer calls anyway (GSMA: valid numbers
+        are used in IRSF too), at the hours the customer usually calls."""
+        found = self.victims(
+            rng, lambda c: bool(c.home_countries) and (c.service == "ip" or c.has_pbx)
+        )
+        if not found:
+            return False
+        cust = found[0]
+        country = cust.home_countries[0]
+        blocks = [self.numbers.foreign(rng, country, "mobile")[:-3] for _ in range(2)]
+        if cust.service == "ip" and rng.random() < 0.7:
+            ip = (
+                random_ip(rng, rng.choice(JP_CLOUD))
+                if rng.random() < 0.6
+                else (self.attacker_ip(rng))
+            )
+            ip_of = self.fixed(ip)
+            how = f"stolen credentials from {ip}"
+        else:
+            ip, ip_of, how = "", self.own_ip(cust), "the customer's own equipment"
+        hours_jst = P.combined(P.PRIVATE_CALLER, P.LOCAL_AWAKE, country)
+        day = self.pick_day(rng, early)
+        hour = max(range(24), key=lambda h: hours_jst[h] * rng.uniform(0.6, 1.4))
+        t0 = day * DAY + hour * HOUR + rng.randint(0, 3599)
+        if ip:
+            self.register(
+                inc,
+                cust,
+                t0 - rng.randint(60, 3 * HOUR),
+                ip,
+                cust.user_agent or rng.choice(P.SOFTPHONES),
+            )
+        hours, channels, _ = self.size(rng, rng.uniform(2, 14), rng.randint(1, 3))
+        self.pump(
+            rng,
+            inc,
+            cust,
+            t0=t0,
+            t1=t0 + int(hours * HOUR),
+            channels=channels,
+            blocks=blocks,
+            ip=ip_of,
+            answer=0.7,
+            median=rng.uniform(600, 1800),
+            gap=(20, 900),
+            caller=self.caller_of(cust),
+        )
+        inc.description = (
+            f"ordinary mobile numbers in {country} (revenue shared by a transit carrier), the "
+            f"customer's usual country and hours, through {how}; {channels} channel(s) for "
+            f"{hours:.1f} h"
         )
         return True
 

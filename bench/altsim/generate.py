@@ -68,8 +68,24 @@ def _scanners(world: World, rng: Random, per_day: float) -> None:
     """Internet-wide SIP scanning that never succeeds: background noise of every SIP edge."""
     from .model import poisson
 
-    users = ["100", "101", "102", "200", "1000", "1001", "2000", "admin", "test", "guest", "",
-             "asterisk", "sip", "user", "voip", "9999"]  # fmt: skip
+    users = [
+        "100",
+        "101",
+        "102",
+        "200",
+        "1000",
+        "1001",
+        "2000",
+        "admin",
+        "test",
+        "guest",
+        "",
+        "asterisk",
+        "sip",
+        "user",
+        "voip",
+        "9999",
+    ]
     ids = [c.subscriber_id for c in world.customers if c.service == "ip"]
     for day in range(world.cal.days):
         for _ in range(poisson(rng, per_day)):
@@ -101,21 +117,52 @@ def write(world: World, config: Config, out: Path) -> dict[str, Any]:
 
     handle, w = _writer(out / "subscribers.csv")
     with handle:
-        w.writerow(["subscriber_id", "segment", "service", "numbers", "email", "intl_status",
-                    "equipment"])  # fmt: skip
+        w.writerow(
+            ["subscriber_id", "segment", "service", "numbers", "email", "intl_status", "equipment"]
+        )
         for c in sorted(world.customers, key=lambda c: c.subscriber_id):
-            w.writerow([c.subscriber_id, c.segment, c.service, ";".join(c.numbers), c.email,
-                        c.intl_status, c.equipment])  # fmt: skip
+            w.writerow(
+                [
+                    c.subscriber_id,
+                    c.segment,
+                    c.service,
+                    ";".join(c.numbers),
+                    c.email,
+                    c.intl_status,
+                    c.equipment,
+                ]
+            )
 
     world.cdrs.sort(key=lambda c: (c.start, c.call_id))
     handle, w = _writer(out / "cdrs.csv")
     with handle:
-        w.writerow(["call_id", "subscriber_id", "caller", "callee", "start", "answer", "end",
-                    "disposition", "source_ip"])  # fmt: skip
+        w.writerow(
+            [
+                "call_id",
+                "subscriber_id",
+                "caller",
+                "callee",
+                "start",
+                "answer",
+                "end",
+                "disposition",
+                "source_ip",
+            ]
+        )
         for r in world.cdrs:
-            w.writerow([r.call_id, r.subscriber_id, r.caller, r.callee, iso(r.start),
-                        iso(r.answer) if r.answer is not None else "", iso(r.end),
-                        r.disposition, r.source_ip])  # fmt: skip
+            w.writerow(
+                [
+                    r.call_id,
+                    r.subscriber_id,
+                    r.caller,
+                    r.callee,
+                    iso(r.start),
+                    iso(r.answer) if r.answer is not None else "",
+                    iso(r.end),
+                    r.disposition,
+                    r.source_ip,
+                ]
+            )
 
     world.sip.sort(key=lambda e: (e.time, e.source_ip, e.username, e.event, e.user_agent))
     handle, w = _writer(out / "sip_events.csv")
@@ -127,12 +174,31 @@ def write(world: World, config: Config, out: Path) -> dict[str, Any]:
     incidents = sorted(world.incidents, key=lambda i: (i.start, i.incident_id))
     handle, w = _writer(out / "truth" / "incidents.csv")
     with handle:
-        w.writerow(["incident_id", "kind", "subscriber_ids", "start", "end", "source_ips",
-                    "countries", "description"])  # fmt: skip
+        w.writerow(
+            [
+                "incident_id",
+                "kind",
+                "subscriber_ids",
+                "start",
+                "end",
+                "source_ips",
+                "countries",
+                "description",
+            ]
+        )
         for i in incidents:
-            w.writerow([i.incident_id, i.kind, ";".join(i.subscriber_ids), iso(i.start),
-                        iso(i.end), ";".join(i.source_ips), ";".join(i.countries),
-                        i.description])  # fmt: skip
+            w.writerow(
+                [
+                    i.incident_id,
+                    i.kind,
+                    ";".join(i.subscriber_ids),
+                    iso(i.start),
+                    iso(i.end),
+                    ";".join(i.source_ips),
+                    ";".join(i.countries),
+                    i.description,
+                ]
+            )
 
     handle, w = _writer(out / "truth" / "fraud_calls.csv")
     with handle:
@@ -143,10 +209,16 @@ def write(world: World, config: Config, out: Path) -> dict[str, Any]:
     handle, w = _writer(out / "truth" / "lookalikes.csv")
     with handle:
         w.writerow(["subscriber_id", "kind", "start", "end", "description"])
-        for lk in sorted(world.lookalikes, key=lambda x: (x.subscriber_id, x.kind,
-                                                          x.start or 0)):  # fmt: skip
-            w.writerow([lk.subscriber_id, lk.kind, iso(lk.start) if lk.start is not None else "",
-                        iso(lk.end) if lk.end is not None else "", lk.description])  # fmt: skip
+        for lk in sorted(world.lookalikes, key=lambda x: (x.subscriber_id, x.kind, x.start or 0)):
+            w.writerow(
+                [
+                    lk.subscriber_id,
+                    lk.kind,
+                    iso(lk.start) if lk.start is not None else "",
+                    iso(lk.end) if lk.end is not None else "",
+                    lk.description,
+                ]
+            )
 
     summary = summarize(world)
     meta = {

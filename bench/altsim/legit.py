@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from random import Random
 
@@ -31,6 +31,7 @@ from .numbers import JP_AREAS
 from .timebase import DAY, HOUR
 
 # Share of each customer type (the rest of the residential share is plain households).
+# fmt: off
 ARCHETYPES: dict[str, tuple[str, float]] = {
     "home_barred": ("residential", 0.12),
     "migrant_family": ("residential", 0.09),
@@ -52,46 +53,49 @@ ARCHETYPES: dict[str, tuple[str, float]] = {
     "new_intl_business": ("business", 0.005),
     "traveller_business": ("business", 0.005),
 }
+# fmt: on
 PLAIN = "home_domestic"
 
+# fmt: off
 MIGRANT_COUNTRIES = [("PH", 25), ("VN", 25), ("NP", 12), ("BR", 12), ("ID", 8), ("MM", 6),
-                     ("CN", 6), ("KR", 3), ("LK", 2), ("PE", 2), ("TH", 2)]  # fmt: skip
+                     ("CN", 6), ("KR", 3), ("LK", 2), ("PE", 2), ("TH", 2)]
 EXPAT_COUNTRIES = [("US", 30), ("GB", 15), ("AU", 12), ("FR", 8), ("DE", 8), ("CA", 8),
-                   ("NZ", 4), ("IN", 6), ("SG", 4), ("IT", 3), ("ES", 2)]  # fmt: skip
+                   ("NZ", 4), ("IN", 6), ("SG", 4), ("IT", 3), ("ES", 2)]
 STUDENT_COUNTRIES = [("CN", 30), ("KR", 12), ("VN", 15), ("NP", 10), ("TW", 8), ("US", 6),
-                     ("FR", 4), ("DE", 4), ("TH", 4), ("ID", 4), ("MM", 3)]  # fmt: skip
+                     ("FR", 4), ("DE", 4), ("TH", 4), ("ID", 4), ("MM", 3)]
 RELATIVE_COUNTRIES = [("US", 35), ("AU", 15), ("CA", 12), ("GB", 12), ("NZ", 6), ("DE", 6),
-                      ("SG", 6), ("TH", 4), ("FR", 4)]  # fmt: skip
+                      ("SG", 6), ("TH", 4), ("FR", 4)]
 TRADE_COUNTRIES = [("CN", 30), ("KR", 12), ("TW", 12), ("US", 14), ("TH", 8), ("VN", 8),
-                   ("DE", 5), ("HK", 5), ("SG", 4), ("ID", 3), ("MY", 3), ("IN", 3)]  # fmt: skip
+                   ("DE", 5), ("HK", 5), ("SG", 4), ("ID", 3), ("MY", 3), ("IN", 3)]
 BRANCH_COUNTRIES = [("US", 30), ("GB", 12), ("DE", 10), ("NL", 5), ("SG", 10), ("AE", 6),
                     ("AU", 6), ("BR", 5), ("IN", 6), ("CN", 10), ("MX", 4), ("ZA", 3),
-                    ("SA", 3)]  # fmt: skip
+                    ("SA", 3)]
 GUEST_COUNTRIES = [("CN", 18), ("KR", 16), ("TW", 14), ("US", 12), ("HK", 6), ("AU", 6),
                    ("TH", 5), ("SG", 4), ("FR", 3), ("DE", 3), ("GB", 3), ("IT", 2),
                    ("ES", 1), ("BR", 1), ("IN", 2), ("IL", 1), ("AE", 1), ("MX", 1),
-                   ("SA", 1), ("ZA", 0.5), ("NG", 0.3), ("KE", 0.3), ("TR", 1)]  # fmt: skip
+                   ("SA", 1), ("ZA", 0.5), ("NG", 0.3), ("KE", 0.3), ("TR", 1)]
 CALL_CENTRE_MARKETS = [("US", 35), ("GB", 15), ("AU", 12), ("CA", 10), ("SG", 8), ("HK", 6),
-                       ("NZ", 4), ("PH", 6), ("IE", 4)]  # fmt: skip
+                       ("NZ", 4), ("PH", 6), ("IE", 4)]
 NPO_COUNTRIES = [("PH", 15), ("KR", 10), ("US", 10), ("BR", 6), ("NG", 8), ("GH", 6),
                  ("KE", 8), ("UG", 6), ("CD", 4), ("SL", 5), ("LR", 4), ("GN", 2), ("ZM", 3),
-                 ("MZ", 2), ("NP", 4), ("MM", 4)]  # fmt: skip
+                 ("MZ", 2), ("NP", 4), ("MM", 4)]
 AFRICA_TRADE = [("KE", 20), ("TZ", 18), ("UG", 12), ("NG", 8), ("GH", 6), ("ZM", 8), ("MZ", 6),
-                ("CD", 4), ("SL", 3), ("GN", 2), ("PK", 6), ("AE", 8), ("LK", 3)]  # fmt: skip
+                ("CD", 4), ("SL", 3), ("GN", 2), ("PK", 6), ("AE", 8), ("LK", 3)]
 PACIFIC = [("KI", 20), ("SB", 15), ("FJ", 20), ("MH", 15), ("FM", 10), ("PG", 10), ("PW", 6),
-           ("TO", 4), ("VU", 5)]  # fmt: skip
+           ("TO", 4), ("VU", 5)]
 TRAVEL_DESTINATIONS = ["US", "TW", "KR", "TH", "SG", "FR", "GB", "DE", "IT", "HK", "VN", "PH",
-                       "ID", "BR", "IN", "TR"]  # fmt: skip
+                       "ID", "BR", "IN", "TR"]
 NEW_INTL_COUNTRIES = [("US", 15), ("AU", 8), ("SG", 8), ("VN", 10), ("PH", 8), ("GB", 6),
                       ("DE", 5), ("TH", 6), ("KE", 3), ("NG", 3), ("AE", 4), ("IN", 5),
-                      ("MX", 3), ("TR", 2)]  # fmt: skip
+                      ("MX", 3), ("TR", 2)]
 DISASTERS = [("PH", "typhoon", 30), ("NP", "earthquake", 12), ("TW", "earthquake", 12),
              ("VN", "typhoon and floods", 15), ("ID", "earthquake and tsunami", 10),
              ("TO", "volcanic eruption and tsunami", 4), ("MA", "earthquake", 4),
-             ("TR", "earthquake", 6)]  # fmt: skip
+             ("TR", "earthquake", 6)]
+# fmt: on
 
 
-def weighted(rng: Random, table: list[tuple[str, float]]) -> str:
+def weighted(rng: Random, table: Sequence[tuple[str, float]]) -> str:
     total = sum(w for _, w in table)
     x = rng.random() * total
     for key, w in table:
@@ -110,6 +114,13 @@ class Contacts:
 
     def __call__(self, rng: Random) -> str:
         return self.numbers[pick_hour_like(rng, self._cum)]
+
+
+def _any_of(numbers: list[str]) -> Callable[[Random], str]:
+    def pick(rng: Random) -> str:
+        return rng.choice(numbers)
+
+    return pick
 
 
 def pick_hour_like(rng: Random, cum: list[float]) -> int:
@@ -182,7 +193,8 @@ def _email(rng: Random, archetype: str, segment: str) -> str:
         return f"{rng.choice(['info', 'soumu', 'it', 'office', 'admin'])}@{name}.example"
     if rng.random() < 0.45:
         return ""
-    return f"{rng.choice(P.SURNAMES)}.{rng.choice('aehikmnrsty')}{rng.randint(1, 99)}@mail.example.ne.jp"
+    user = f"{rng.choice(P.SURNAMES)}.{rng.choice('aehikmnrsty')}{rng.randint(1, 99)}"
+    return f"{user}@mail.example.ne.jp"
 
 
 def make_customers(ctx: Context, rng: Random, n: int) -> list[Customer]:
@@ -223,9 +235,7 @@ def _ip_share(archetype: str) -> float:
     }[archetype]
 
 
-def _make_customer(
-    ctx: Context, rng: Random, sid: str, archetype: str, segment: str
-) -> Customer:
+def _make_customer(ctx: Context, rng: Random, sid: str, archetype: str, segment: str) -> Customer:
     world = ctx.world
     nums = world.numbers
     service = "ip" if rng.random() < _ip_share(archetype) else "pstn"
@@ -456,8 +466,9 @@ def _foreign_contacts(
     return Contacts(nums)
 
 
-def _mixed_contacts(world: World, rng: Random, table: list[tuple[str, float]], size: int,
-                    countries: int) -> tuple[Contacts, list[str]]:  # fmt: skip
+def _mixed_contacts(
+    world: World, rng: Random, table: Sequence[tuple[str, float]], size: int, countries: int
+) -> tuple[Contacts, list[str]]:
     chosen: list[str] = []
     for _ in range(countries * 3):
         c = weighted(rng, table)
@@ -472,7 +483,9 @@ def _mixed_contacts(world: World, rng: Random, table: list[tuple[str, float]], s
     return Contacts(nums, skew=0.9), chosen
 
 
-def _pool_picker(world: World, table: list[tuple[str, float]], size: int) -> Callable[[Random], str]:
+def _pool_picker(
+    world: World, table: Sequence[tuple[str, float]], size: int
+) -> Callable[[Random], str]:
     pools = {c: world.numbers.pool(c, "any", size) for c, w in table if w > 0}
     keys = list(pools)
     cum = cumulate([dict(table)[k] for k in keys])
@@ -497,26 +510,59 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
     cal = world.cal
     a = cust.archetype
     hs: list[Habit] = []
+    picker: Callable[[Random], str]
     res_hours = cumulate(P.RESIDENTIAL)
     office = cumulate(P.OFFICE)
 
-    def domestic(per_day: float, size: int, mobile: float, hours: list[float], off: float,
-                 median: float = 150.0) -> None:  # fmt: skip
+    def domestic(
+        per_day: float,
+        size: int,
+        mobile: float,
+        hours: list[float],
+        off: float,
+        median: float = 150.0,
+    ) -> None:
         hs.append(
-            Habit(per_day, hours, _domestic_picker(world, rng, size, mobile), 0.72, median, 1.1,
-                  3 * HOUR, off_factor=off)  # fmt: skip
+            Habit(
+                per_day,
+                hours,
+                _domestic_picker(world, rng, size, mobile),
+                0.72,
+                median,
+                1.1,
+                3 * HOUR,
+                off_factor=off,
+            )
         )
 
-    def family_abroad(country: str, per_day: float, contacts: int, median: float,
-                      first_day: int = 0, festival: float = 4.0) -> None:  # fmt: skip
+    def family_abroad(
+        country: str,
+        per_day: float,
+        contacts: int,
+        median: float,
+        first_day: int = 0,
+        festival: float = 4.0,
+    ) -> None:
         picker = _foreign_contacts(world, rng, country, contacts)
         hours = cumulate(P.combined(P.PRIVATE_CALLER, P.LOCAL_AWAKE, country))
         boost = {d: festival for d in cal.festival_days(country)}
         for d in list(boost):
             boost.setdefault(d - 1, 1.6)
         hs.append(
-            Habit(per_day, hours, picker, 0.68, median, 0.9, 3 * HOUR, off_factor=1.6,
-                  first_day=first_day, boost=boost, redial=0.35, countries=(country,))  # fmt: skip
+            Habit(
+                per_day,
+                hours,
+                picker,
+                0.68,
+                median,
+                0.9,
+                3 * HOUR,
+                off_factor=1.6,
+                first_day=first_day,
+                boost=boost,
+                redial=0.35,
+                countries=(country,),
+            )
         )
         cust.home_countries.append(country)
 
@@ -525,10 +571,20 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
         if cust.intl_status == "suspended":
             if rng.random() < 0.15:
                 # Barred at their own request; an occasional attempt abroad fails at the switch.
-                country = weighted(rng, RELATIVE_COUNTRIES + [("KR", 5), ("CN", 5)])
+                country = weighted(rng, [*RELATIVE_COUNTRIES, ("KR", 5), ("CN", 5)])
                 hs.append(
-                    Habit(0.01, res_hours, _foreign_contacts(world, rng, country, 2), 0.0, 1, 0,
-                          1, busy=0.0, failed=1.0, redial=0.5)  # fmt: skip
+                    Habit(
+                        0.01,
+                        res_hours,
+                        _foreign_contacts(world, rng, country, 2),
+                        0.0,
+                        1,
+                        0,
+                        1,
+                        busy=0.0,
+                        failed=1.0,
+                        redial=0.5,
+                    )
                 )
         elif rng.random() < 0.06:
             country = weighted(rng, RELATIVE_COUNTRIES + TRADE_COUNTRIES[:4])
@@ -561,12 +617,24 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
         if business:
             picker = _foreign_contacts(world, rng, country, rng.randint(2, 6), 0.4)
             hours = cumulate(P.combined(P.OFFICE_CALLER, P.LOCAL_OFFICE, country))
-            hs.append(Habit(rng.uniform(0.5, 2.5), hours, picker, 0.7, 600, 0.9, 2 * HOUR,
-                            off_factor=0.1, first_day=start_day))  # fmt: skip
+            hs.append(
+                Habit(
+                    rng.uniform(0.5, 2.5),
+                    hours,
+                    picker,
+                    0.7,
+                    600,
+                    0.9,
+                    2 * HOUR,
+                    off_factor=0.1,
+                    first_day=start_day,
+                )
+            )
             why = "new overseas client / partner"
         else:
-            family_abroad(country, rng.uniform(0.3, 1.0), rng.randint(1, 2), 900,
-                          first_day=start_day)  # fmt: skip
+            family_abroad(
+                country, rng.uniform(0.3, 1.0), rng.randint(1, 2), 900, first_day=start_day
+            )
             why = "a relative moved abroad"
         cust.home_countries = []
         world.lookalike(
@@ -589,27 +657,64 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
             country = weighted(rng, TRADE_COUNTRIES)
             picker = _foreign_contacts(world, rng, country, rng.randint(1, 3), 0.3)
             hours = cumulate(P.combined(P.OFFICE_CALLER, P.LOCAL_OFFICE, country))
-            hs.append(Habit(rng.uniform(0.02, 0.1), hours, picker, 0.7, 300, 0.9, HOUR,
-                            off_factor=0.05, countries=(country,)))  # fmt: skip
+            hs.append(
+                Habit(
+                    rng.uniform(0.02, 0.1),
+                    hours,
+                    picker,
+                    0.7,
+                    300,
+                    0.9,
+                    HOUR,
+                    off_factor=0.05,
+                    countries=(country,),
+                )
+            )
             cust.home_countries.append(country)
     elif a == "sme_exporter":
         domestic(rng.uniform(1.5, 5.5), rng.randint(30, 120), 0.3, office, 0.04)
-        contacts, chosen = _mixed_contacts(world, rng, TRADE_COUNTRIES, rng.randint(3, 12),
-                                           rng.randint(1, 4))  # fmt: skip
+        contacts, chosen = _mixed_contacts(
+            world, rng, TRADE_COUNTRIES, rng.randint(3, 12), rng.randint(1, 4)
+        )
         hours = cumulate(P.combined(P.OFFICE_CALLER, P.LOCAL_OFFICE, chosen[0]))
-        hs.append(Habit(rng.uniform(0.2, 1.5), hours, contacts, 0.7, 420, 1.0, 2 * HOUR,
-                        off_factor=0.05, countries=tuple(chosen)))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(0.2, 1.5),
+                hours,
+                contacts,
+                0.7,
+                420,
+                1.0,
+                2 * HOUR,
+                off_factor=0.05,
+                countries=tuple(chosen),
+            )
+        )
         cust.home_countries.extend(chosen)
     elif a == "trading_house":
         domestic(rng.uniform(5, 14), rng.randint(80, 300), 0.35, office, 0.05)
-        contacts, chosen = _mixed_contacts(world, rng, BRANCH_COUNTRIES, rng.randint(6, 20),
-                                           rng.randint(2, 5))  # fmt: skip
+        contacts, chosen = _mixed_contacts(
+            world, rng, BRANCH_COUNTRIES, rng.randint(6, 20), rng.randint(2, 5)
+        )
         for c in chosen:
-            sub = Contacts([n for n in contacts.numbers if _country_of(n) == c] or
-                           contacts.numbers[:1])  # fmt: skip
+            sub = Contacts(
+                [n for n in contacts.numbers if _country_of(n) == c] or contacts.numbers[:1]
+            )
             hours = cumulate(P.combined(P.OFFICE_CALLER, P.LOCAL_OFFICE, c))
-            hs.append(Habit(rng.uniform(0.8, 3.5), hours, sub, 0.8, 1300, 0.8, 3 * HOUR,
-                            off_factor=0.12, redial=0.3, countries=(c,)))  # fmt: skip
+            hs.append(
+                Habit(
+                    rng.uniform(0.8, 3.5),
+                    hours,
+                    sub,
+                    0.8,
+                    1300,
+                    0.8,
+                    3 * HOUR,
+                    off_factor=0.12,
+                    redial=0.3,
+                    countries=(c,),
+                )
+            )
         cust.home_countries.extend(chosen)
         if any(P.UTC_OFFSET.get(c, 9) < 5 for c in chosen):
             world.lookalike(
@@ -624,23 +729,48 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
         domestic(rng.uniform(8, 25), 400, 0.5, cumulate(P.CALL_CENTRE), 0.25, 200)
         markets = [(c, w * rng.uniform(0.3, 1.7)) for c, w in CALL_CENTRE_MARKETS]
         picker = _pool_picker(world, markets, 2500)
-        hs.append(Habit(rng.uniform(35, 80), cumulate(P.CALL_CENTRE), picker, 0.36, 160, 0.8,
-                        2400, off_factor=0.3, busy=0.12, failed=0.06, redial=0.1,
-                        caller=lambda r, n=cust.numbers: r.choice(n)))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(35, 80),
+                cumulate(P.CALL_CENTRE),
+                picker,
+                0.36,
+                160,
+                0.8,
+                2400,
+                off_factor=0.3,
+                busy=0.12,
+                failed=0.06,
+                redial=0.1,
+                caller=_any_of(cust.numbers),
+            )
+        )
         world.lookalike(
             cust,
             "outbound_call_centre",
             None,
             None,
-            "BPO dialling customer lists in " + ", ".join(c for c, _ in CALL_CENTRE_MARKETS[:5])
+            "BPO dialling customer lists in "
+            + ", ".join(c for c, _ in CALL_CENTRE_MARKETS[:5])
             + " (many distinct foreign numbers, low answer rate)",
         )
     elif a == "hotel":
         domestic(rng.uniform(2, 6), rng.randint(40, 120), 0.4, office, 0.9)
         picker = _pool_picker(world, GUEST_COUNTRIES, 400)
-        hs.append(Habit(rng.uniform(0.4, 2.5), cumulate(P.HOTEL_GUESTS), picker, 0.62, 420, 1.0,
-                        2 * HOUR, off_factor=1.3, redial=0.4,
-                        caller=lambda r, n=cust.numbers: r.choice(n)))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(0.4, 2.5),
+                cumulate(P.HOTEL_GUESTS),
+                picker,
+                0.62,
+                420,
+                1.0,
+                2 * HOUR,
+                off_factor=1.3,
+                redial=0.4,
+                caller=_any_of(cust.numbers),
+            )
+        )
         world.lookalike(
             cust,
             "hotel_guest_calls",
@@ -650,19 +780,53 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
         )
     elif a == "intl_school":
         domestic(rng.uniform(3, 8), rng.randint(40, 150), 0.5, office, 0.1)
-        table = [("US", 25), ("GB", 12), ("AU", 10), ("IN", 10), ("KR", 10), ("CN", 10),
-                 ("FR", 5), ("DE", 5), ("CA", 5), ("PH", 4), ("SG", 4)]  # fmt: skip
+        table = [
+            ("US", 25),
+            ("GB", 12),
+            ("AU", 10),
+            ("IN", 10),
+            ("KR", 10),
+            ("CN", 10),
+            ("FR", 5),
+            ("DE", 5),
+            ("CA", 5),
+            ("PH", 4),
+            ("SG", 4),
+        ]
         picker = _pool_picker(world, table, 300)
-        hs.append(Habit(rng.uniform(1, 4), cumulate(P.OFFICE_CALLER), picker, 0.6, 420, 0.9,
-                        2 * HOUR, off_factor=0.1))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(1, 4),
+                cumulate(P.OFFICE_CALLER),
+                picker,
+                0.6,
+                420,
+                0.9,
+                2 * HOUR,
+                off_factor=0.1,
+            )
+        )
     elif a == "church_npo":
         domestic(rng.uniform(0.5, 2.5), rng.randint(10, 60), 0.5, res_hours, 1.5)
-        contacts, chosen = _mixed_contacts(world, rng, NPO_COUNTRIES, rng.randint(4, 12),
-                                           rng.randint(2, 5))  # fmt: skip
+        contacts, chosen = _mixed_contacts(
+            world, rng, NPO_COUNTRIES, rng.randint(4, 12), rng.randint(2, 5)
+        )
         hours = cumulate(P.combined(P.PRIVATE_CALLER, P.LOCAL_AWAKE, chosen[0]))
         boost = {d: 2.5 for d in range(cal.days) if cal.weekday(d) == 6}
-        hs.append(Habit(rng.uniform(0.3, 1.5), hours, contacts, 0.55, 700, 1.0, 2 * HOUR,
-                        boost=boost, redial=0.4, countries=tuple(chosen)))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(0.3, 1.5),
+                hours,
+                contacts,
+                0.55,
+                700,
+                1.0,
+                2 * HOUR,
+                boost=boost,
+                redial=0.4,
+                countries=tuple(chosen),
+            )
+        )
         cust.home_countries.extend(chosen)
         risky = [c for c in chosen if c in ("SL", "LR", "GN", "CD", "NG", "UG")]
         if risky:
@@ -679,8 +843,20 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
             world.numbers.under_prefix(rng, rng.choice(["8816", "8817", "870", "870", "88216"]))
             for _ in range(rng.randint(2, 8))
         ]
-        hs.append(Habit(rng.uniform(0.3, 1.5), cumulate([1.0] * 24), Contacts(ships), 0.55, 240,
-                        0.8, 1800, off_factor=1.0, failed=0.15, redial=0.5))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(0.3, 1.5),
+                cumulate([1.0] * 24),
+                Contacts(ships),
+                0.55,
+                240,
+                0.8,
+                1800,
+                off_factor=1.0,
+                failed=0.15,
+                redial=0.5,
+            )
+        )
         world.lookalike(
             cust,
             "satellite_phone_calls",
@@ -691,11 +867,24 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
         )
     elif a == "africa_trader":
         domestic(rng.uniform(2, 6), rng.randint(20, 80), 0.3, office, 0.3)
-        contacts, chosen = _mixed_contacts(world, rng, AFRICA_TRADE, rng.randint(5, 20),
-                                           rng.randint(2, 5))  # fmt: skip
+        contacts, chosen = _mixed_contacts(
+            world, rng, AFRICA_TRADE, rng.randint(5, 20), rng.randint(2, 5)
+        )
         hours = cumulate(P.combined(P.OFFICE_CALLER, P.LOCAL_AWAKE, chosen[0]))
-        hs.append(Habit(rng.uniform(0.8, 3.0), hours, contacts, 0.6, 360, 1.0, HOUR,
-                        off_factor=0.6, redial=0.4, countries=tuple(chosen)))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(0.8, 3.0),
+                hours,
+                contacts,
+                0.6,
+                360,
+                1.0,
+                HOUR,
+                off_factor=0.6,
+                redial=0.4,
+                countries=tuple(chosen),
+            )
+        )
         cust.home_countries.extend(chosen)
         world.lookalike(
             cust,
@@ -706,11 +895,25 @@ def habits_for(ctx: Context, rng: Random, cust: Customer) -> list[Habit]:
         )
     elif a == "pacific_fisheries":
         domestic(rng.uniform(2, 5), rng.randint(20, 60), 0.4, office, 0.3)
-        contacts, chosen = _mixed_contacts(world, rng, PACIFIC, rng.randint(3, 8),
-                                           rng.randint(1, 3))  # fmt: skip
+        contacts, chosen = _mixed_contacts(
+            world, rng, PACIFIC, rng.randint(3, 8), rng.randint(1, 3)
+        )
         hours = cumulate(P.combined(P.OFFICE_CALLER, P.LOCAL_OFFICE, chosen[0]))
-        hs.append(Habit(rng.uniform(0.3, 1.2), hours, contacts, 0.55, 500, 0.9, HOUR,
-                        off_factor=0.3, failed=0.1, redial=0.5, countries=tuple(chosen)))  # fmt: skip
+        hs.append(
+            Habit(
+                rng.uniform(0.3, 1.2),
+                hours,
+                contacts,
+                0.55,
+                500,
+                0.9,
+                HOUR,
+                off_factor=0.3,
+                failed=0.1,
+                redial=0.5,
+                countries=tuple(chosen),
+            )
+        )
         cust.home_countries.extend(chosen)
         world.lookalike(
             cust,
@@ -753,15 +956,44 @@ def _trip(ctx: Context, rng: Random, cust: Customer, hs: list[Habit]) -> None:
         ip = ip_on(t)
         world.add_sip(t, ip, cust.subscriber_id, "auth_success", ua)
         world.add_sip(t, ip, cust.subscriber_id, "register", ua)
-    home = Contacts([world.numbers.jp_domestic(rng, "mobile") for _ in range(3)] +
-                    [world.numbers.jp_domestic(rng, "fixed") for _ in range(3)])  # fmt: skip
+    home = Contacts(
+        [world.numbers.jp_domestic(rng, "mobile") for _ in range(3)]
+        + [world.numbers.jp_domestic(rng, "fixed") for _ in range(3)]
+    )
     local = Contacts([world.numbers.foreign(rng, country, "any") for _ in range(4)])
     # Awake in the visited country's day; calls home and locally.
-    hours = cumulate([P.LOCAL_AWAKE[(h - 9 + P.UTC_OFFSET.get(country, 0)) % 24] for h in range(24)])
-    hs.append(Habit(rng.uniform(0.8, 3), hours, home, 0.75, 300, 1.0, HOUR, first_day=first,
-                    last_day=last, source_ip=ip_on))  # fmt: skip
-    hs.append(Habit(rng.uniform(0.2, 1), hours, local, 0.7, 120, 0.8, 1200, first_day=first,
-                    last_day=last, source_ip=ip_on, failed=0.05))  # fmt: skip
+    hours = cumulate(
+        [P.LOCAL_AWAKE[(h - 9 + P.UTC_OFFSET.get(country, 0)) % 24] for h in range(24)]
+    )
+    hs.append(
+        Habit(
+            rng.uniform(0.8, 3),
+            hours,
+            home,
+            0.75,
+            300,
+            1.0,
+            HOUR,
+            first_day=first,
+            last_day=last,
+            source_ip=ip_on,
+        )
+    )
+    hs.append(
+        Habit(
+            rng.uniform(0.2, 1),
+            hours,
+            local,
+            0.7,
+            120,
+            0.8,
+            1200,
+            first_day=first,
+            last_day=last,
+            source_ip=ip_on,
+            failed=0.05,
+        )
+    )
     world.lookalike(
         cust,
         "softphone_abroad",
@@ -842,8 +1074,20 @@ def disaster_habits(ctx: Context, rng: Random, cust: Customer, habits: list[Habi
     if cust.intl_status == "enabled" and rng.random() < share:
         picker = _foreign_contacts(world, rng, country, rng.randint(1, 2))
         hours = cumulate(P.combined(P.PRIVATE_CALLER, P.LOCAL_AWAKE, country))
-        habits.append(Habit(1.2, hours, picker, 0.45, 400, 1.0, HOUR, first_day=day,
-                            last_day=min(world.cal.days - 1, day + 2), redial=0.6))  # fmt: skip
+        habits.append(
+            Habit(
+                1.2,
+                hours,
+                picker,
+                0.45,
+                400,
+                1.0,
+                HOUR,
+                first_day=day,
+                last_day=min(world.cal.days - 1, day + 2),
+                redial=0.6,
+            )
+        )
         world.lookalike(
             cust,
             "disaster_surge_calls",

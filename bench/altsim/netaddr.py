@@ -21,9 +21,11 @@ class Pool:
     kind: str  # isp, business, cloud, hosting, mobile
 
 
+# fmt: off
 _POOLS: tuple[Pool, ...] = (
     # Japanese consumer ISPs (dynamic addresses, DHCP/PPPoE renumbering).
-    Pool("jp_ocn", "JP", ("153.156.0.0/16", "114.165.0.0/16", "180.12.0.0/16", "122.17.0.0/16"), "isp"),
+    Pool("jp_ocn", "JP", kind="isp",
+         networks=("153.156.0.0/16", "114.165.0.0/16", "180.12.0.0/16", "122.17.0.0/16")),
     Pool("jp_softbank_bb", "JP", ("126.72.0.0/16", "126.159.0.0/16"), "isp"),
     Pool("jp_kddi", "JP", ("111.239.0.0/16", "119.104.0.0/16", "182.169.0.0/16"), "isp"),
     Pool("jp_biglobe", "JP", ("1.72.0.0/16", "1.75.0.0/16", "114.151.0.0/16"), "isp"),
@@ -36,7 +38,8 @@ _POOLS: tuple[Pool, ...] = (
     Pool("jp_iij", "JP", ("210.130.0.0/16", "202.229.0.0/16"), "business"),
     Pool("jp_ntt_biz", "JP", ("61.211.0.0/16", "219.117.0.0/16", "60.36.0.0/16"), "business"),
     # Japanese clouds and VPS (Sakura, ConoHa/GMO, Kagoya).
-    Pool("jp_sakura", "JP", ("133.242.0.0/16", "153.127.0.0/16", "160.16.0.0/16", "163.43.0.0/16"), "cloud"),
+    Pool("jp_sakura", "JP", kind="cloud",
+         networks=("133.242.0.0/16", "153.127.0.0/16", "160.16.0.0/16", "163.43.0.0/16")),
     Pool("jp_conoha", "JP", ("150.95.0.0/20", "150.95.32.0/19", "150.95.128.0/20"), "cloud"),
     Pool("jp_kagoya", "JP", ("133.18.0.0/16",), "cloud"),
     # Global clouds' Tokyo regions: registered in the US.
@@ -47,15 +50,18 @@ _POOLS: tuple[Pool, ...] = (
     # Foreign hosting often seen in SIP scanning and toll fraud.
     Pool("ovh", "FR", ("51.68.0.0/16", "54.36.0.0/16", "51.75.0.0/16", "62.210.0.0/16"), "hosting"),
     Pool("hetzner", "DE", ("88.198.0.0/16", "65.21.0.0/16", "95.216.0.0/16"), "hosting"),
-    Pool("vultr", "US", ("45.76.0.0/16", "45.77.0.0/16", "45.32.0.0/16", "45.63.0.0/16"), "hosting"),
+    Pool("vultr", "US", kind="hosting",
+         networks=("45.76.0.0/16", "45.77.0.0/16", "45.32.0.0/16", "45.63.0.0/16")),
     Pool("digitalocean", "US", ("159.65.0.0/16", "167.99.0.0/16", "178.128.0.0/16"), "hosting"),
     Pool("linode_nl", "NL", ("139.162.0.0/16",), "hosting"),
-    Pool("ru_hosting", "RU", ("91.243.44.0/24", "176.119.160.0/19", "212.83.0.0/19", "5.189.0.0/20"), "hosting"),
+    Pool("ru_hosting", "RU", kind="hosting",
+         networks=("91.243.44.0/24", "176.119.160.0/19", "212.83.0.0/19", "5.189.0.0/20")),
     Pool("ro_hosting", "RO", ("193.32.162.0/24",), "hosting"),
     Pool("ae_hosting", "AE", ("5.30.0.0/16", "2.50.0.0/16"), "hosting"),
     # Foreign consumer ISPs of known toll-fraud actors.
     Pool("ps_isp", "PS", ("37.8.0.0/18", "188.161.0.0/16"), "isp"),
-    Pool("eg_isp", "EG", ("41.32.0.0/16", "41.44.0.0/16", "197.32.0.0/16", "156.196.0.0/16"), "isp"),
+    Pool("eg_isp", "EG", kind="isp",
+         networks=("41.32.0.0/16", "41.44.0.0/16", "197.32.0.0/16", "156.196.0.0/16")),
     Pool("tn_isp", "TN", ("41.224.0.0/16", "197.0.0.0/16"), "isp"),
     Pool("ma_isp", "MA", ("105.66.0.0/16",), "isp"),
     Pool("pk_isp", "PK", ("39.32.0.0/16",), "isp"),
@@ -77,7 +83,9 @@ _POOLS: tuple[Pool, ...] = (
     Pool("in_isp", "IN", ("49.36.0.0/16", "117.192.0.0/16"), "isp"),
     Pool("tr_isp", "TR", ("78.160.0.0/16", "88.224.0.0/16"), "isp"),
 )
+# fmt: on
 
+# fmt: off
 POOLS: dict[str, Pool] = {p.name: p for p in _POOLS}
 
 JP_CONSUMER = ("jp_ocn", "jp_softbank_bb", "jp_kddi", "jp_biglobe", "jp_sonet", "jp_jcom")
@@ -85,14 +93,18 @@ JP_CONSUMER_V6 = ("jp_v6_ocn", "jp_v6_softbank", "jp_v6_kddi")
 JP_BUSINESS = ("jp_iij", "jp_ntt_biz", "jp_ocn", "jp_kddi")
 JP_CLOUD = ("jp_sakura", "jp_conoha", "jp_kagoya")
 TOKYO_GLOBAL_CLOUD = ("aws_tokyo", "azure_tokyo", "gcp_tokyo")
-ATTACK_HOSTING = ("ovh", "hetzner", "vultr", "digitalocean", "linode_nl", "ru_hosting", "ro_hosting", "ae_hosting")
+ATTACK_HOSTING = (
+    "ovh", "hetzner", "vultr", "digitalocean", "linode_nl", "ru_hosting", "ro_hosting",
+    "ae_hosting",
+)
 ATTACK_ISP = ("ps_isp", "eg_isp", "tn_isp", "ma_isp", "pk_isp")
 TRAVEL_BY_COUNTRY = {
     "US": "us_isp", "GB": "gb_isp", "DE": "de_isp", "FR": "fr_isp", "IT": "it_isp",
     "TH": "th_isp", "TW": "tw_isp", "KR": "kr_isp", "SG": "sg_isp", "HK": "hk_isp",
     "PH": "ph_isp", "VN": "vn_isp", "ID": "id_isp", "BR": "br_isp", "IN": "in_isp",
     "TR": "tr_isp",
-}  # fmt: skip
+}
+# fmt: on
 
 
 def random_ip(rng: Random, pool: str) -> str:

@@ -13,6 +13,7 @@ from random import Random
 import phonenumbers as pn
 from phonenumbers import PhoneNumberType as PT
 
+# fmt: off
 _TYPES: dict[str, frozenset[int]] = {
     "mobile": frozenset({PT.MOBILE, PT.FIXED_LINE_OR_MOBILE}),
     "fixed": frozenset({PT.FIXED_LINE, PT.FIXED_LINE_OR_MOBILE}),
@@ -23,6 +24,8 @@ _TYPES: dict[str, frozenset[int]] = {
     "uan": frozenset({PT.UAN}),
     "toll_free": frozenset({PT.TOLL_FREE}),
 }
+# fmt: on
+# fmt: off
 _EXAMPLE_TYPE: dict[str, int] = {
     "mobile": PT.MOBILE,
     "fixed": PT.FIXED_LINE,
@@ -33,16 +36,19 @@ _EXAMPLE_TYPE: dict[str, int] = {
     "uan": PT.UAN,
     "toll_free": PT.TOLL_FREE,
 }
+# fmt: on
 _DIGITS = "0123456789"
 
 # Japanese geographic area codes (without the trunk 0) and where they are: big cities, then
 # towns with many foreign residents (Oizumi/Ota, Hamamatsu, Toyota), resorts and fishing ports.
+# fmt: off
 JP_AREAS: dict[str, list[str]] = {
     "metro": ["3", "6", "52", "45", "11", "92", "75", "78", "22", "82", "43", "48"],
     "regional": ["54", "53", "25", "86", "96", "99", "98", "76", "276", "565", "566", "28"],
     "resort": ["460", "557", "267", "977", "288", "555", "198", "467", "959", "980"],
     "port": ["54", "46", "468", "59", "87", "985"],
 }
+# fmt: on
 
 
 def _valid(digits: str) -> tuple[bool, int]:
@@ -184,7 +190,9 @@ class Numbers:
             return "+" + prefix + "".join(rng.choice(_DIGITS) for _ in range(total - len(prefix)))
         base = rng.choice(examples)
         for _ in range(40):
-            candidate = prefix + "".join(rng.choice(_DIGITS) for _ in range(len(base) - len(prefix)))
+            candidate = prefix + "".join(
+                rng.choice(_DIGITS) for _ in range(len(base) - len(prefix))
+            )
             if _valid(candidate)[0]:
                 return "+" + candidate
         return "+" + base

@@ -81,7 +81,7 @@ class Calendar:
         self.start = start
         self.days = days
         years = range(start.year, (start + timedelta(days=days + 2)).year + 1)
-        self._jp = holidays.Japan(years=years)
+        self._jp = holidays.country_holidays("JP", years=years)
         self._dates: dict[int, str] = {}
         self._festivals: dict[str, set[int]] = {}
         for country, spans in _FESTIVALS.items():
