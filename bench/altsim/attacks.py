@@ -276,7 +276,8 @@ class Attacks:
         inc.cdrs.append(cdr)
         inc.e164s.append(number)
         inc.add_sub(cust)
-        inc.add_ip(ip)
+        if inc.kind != "wangiri_callback":  # victims dial from their own lines: no attacker IP
+            inc.add_ip(ip)
         inc.touch(t)
         return cdr
 
@@ -660,8 +661,8 @@ class Attacks:
                 ip=ip_of(t),
             )
         inc.description = (
-            f"customer who never called abroad; a few calls a day for {length} days to "
-            f"{len(blocks)} IPRN range(s)" + (f" from {ip}" if ip else " from its own line")
+            f"customer who never called abroad; {len(inc.cdrs)} calls spread over {length} days "
+            f"to {len(blocks)} IPRN range(s)" + (f" from {ip}" if ip else " from its own line")
         )
         return True
 
@@ -1031,6 +1032,15 @@ class Attacks:
     # --- labels -----------------------------------------------------------------------------
 
     def _finish(self) -> None:
+        # Number incidents in the order they start.
+        self.incidents.sort(
+            key=lambda i: (min(i.first_activity or 10**12, *(c.start for c in i.cdrs)), i.kind)
+        )
+        renumber: dict[str, str] = {}
+        for n, inc in enumerate(self.incidents, 1):
+            renumber[inc.incident_id] = f"INC-{n:03d}"
+            inc.incident_id = renumber[inc.incident_id]
+        self.world.fraud = {k: renumber[v] for k, v in self.world.fraud.items()}
         for inc in self.incidents:
             countries: list[str] = []
             for number in inc.e164s:
