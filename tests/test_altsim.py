@@ -10,9 +10,9 @@ from random import Random
 
 import iptocc
 import pytest
-
 from bench.altsim import Config, generate
 from bench.altsim.netaddr import POOLS, random_ip
+
 from tollguard.adapters.readers import (
     ReadSummary,
     read_cdrs,
