@@ -404,8 +404,8 @@ class Attacks:
         )
         inc.description = (
             f"PBX ({cust.equipment or cust.user_agent}) taken over through its web/maintenance "
-            f"interface; {channels} parallel calls to IPRN ranges from the PBX's own address "
-            f"for {hours:.0f} h from a weekend night"
+            f"interface; {channels} parallel call(s) to IPRN ranges from the PBX's own address "
+            f"for {hours:.1f} h from a weekend night"
         )
         return True
 
@@ -431,8 +431,8 @@ class Attacks:
             caller=self.caller_of(cust),
         )
         inc.description = (
-            f"office closed for {name}: hacked PBX dials {channels} channels to IPRN ranges "
-            f"for {hours:.0f} h"
+            f"office closed for {name}: hacked PBX dials {channels} channel(s) to IPRN ranges "
+            f"for {hours:.1f} h"
         )
         return True
 
@@ -461,7 +461,7 @@ class Attacks:
         )
         inc.description = (
             f"PSTN-connected PBX: remote-maintenance port / DISA with a default code; "
-            f"{channels} lines dial IPRN ranges for {hours:.0f} h (no IP address)"
+            f"{channels} lines dial IPRN ranges for {hours:.1f} h (no IP address)"
         )
         return True
 
@@ -601,7 +601,7 @@ class Attacks:
         )
         inc.description = (
             f"premium-rate ranges in {country}, a country the customer calls anyway, through "
-            f"{how}; {channels} channels for {hours:.0f} h"
+            f"{how}; {channels} channels for {hours:.1f} h"
         )
         return True
 
@@ -758,7 +758,7 @@ class Attacks:
         )
         inc.description = (
             f"a few short test calls (dial formats, one per range), then a ramp to {channels} "
-            f"channels over hours for {hours:.0f} h"
+            f"channels over hours for {hours:.1f} h"
         )
         return True
 
