@@ -984,7 +984,8 @@ class Attacks:
             return False
         cust = found[0]
         country = cust.home_countries[0]
-        blocks = [self.numbers.foreign(rng, country, "mobile")[:-3] for _ in range(2)]
+        kind = "mobile" if country not in ("MH", "PW", "FM") else "any"
+        blocks = [self.numbers.foreign(rng, country, kind)[:-3] for _ in range(2)]
         if cust.service == "ip" and rng.random() < 0.7:
             ip = (
                 random_ip(rng, rng.choice(JP_CLOUD))
