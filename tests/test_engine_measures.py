@@ -375,6 +375,37 @@ def test_a_quiet_customers_first_long_call_home_is_not_cut() -> None:
     assert terminations(out) == []
 
 
+def test_a_heavy_new_customer_nobody_could_reach_is_not_cut_week_after_week() -> None:
+    # A trading house new to the carrier calls its London branch on three lines for an hour
+    # every weekday evening (23,400 JPY a day): above a newcomer's allowance, so a case opens
+    # and, in a replay, nobody answers. The same excess every day is not new evidence: the case
+    # closes, and the days under suspicion still teach the baseline up to the threshold then in
+    # force. After the first week its calls run (before: cut or denied every day for weeks).
+    tr = Traffic()
+    for d in range(35):
+        if d % 7 in (5, 6):
+            continue
+        tr.call("trade", at(d, 10), DOMESTIC, 300)
+        for k in range(3):
+            tr.call("trade", at(d, 21) + k * 60, GB[:-1] + str(k), 60 * 60)
+    _, out = run([customer("trade")], tr.ordered())
+    assert [t for t in terminations(out) if t.time >= at(7, 0)] == []
+    assert all(d.allow for d in decisions(out))
+
+
+def test_a_day_under_suspicion_is_learned_up_to_the_threshold_then_in_force() -> None:
+    from tollguard.domain.detectors.charge_meter import GUARD_DAYS, ChargeMeter
+
+    meter = ChargeMeter()
+    meter.add_charge(0, 5, 50_000.0, 0.1)  # a day under suspicion, far above the threshold
+    ev = meter.score_one(0.0, 0, 3.0, 0.7, 3000.0, 2000.0, 3.0, 0.0, 10000.0)
+    cap = ev.facts["day_threshold_jpy"]
+    meter.roll(1, 29, 1, 0.1, learn=False)
+    for day in range(2, 3 + GUARD_DAYS):
+        meter.roll(day, 24 * day, 1, 0.1)
+    assert meter.peak_day == cap == 3000  # neither the 50,000 nor nothing
+
+
 def test_the_weekly_meter_sees_charges_no_single_day_shows() -> None:
     from tollguard.domain.detectors.charge_meter import ChargeMeter
 

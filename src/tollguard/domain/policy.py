@@ -819,7 +819,8 @@ class TollguardPolicy:
             case.add_reason(ev.reason)
         assert case is not None
         case.metering_log_lr = max(case.metering_log_lr, log_lr)
-        case.last_evidence = t
+        if first or escalated:  # the same excess again is not new evidence: the case may close
+            case.last_evidence = t
         # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
         r = self.cfg.risk
         for call in calls:

@@ -7,8 +7,9 @@ in charges compared with the customer's normal level.
 Learns: exponentially weighted mean and variance of log(1 + daily charge) over days (zero days
 included, so a customer who never calls abroad has a baseline of zero), the largest day and
 seven-day total, and the EW mean of log(1 + hourly charge) per time-of-week bucket. A day is
-learned only a week after it closed, and not at all if the customer was under suspicion then:
-a low-and-slow attack must not raise the baseline it is measured against.
+learned only a week after it closed, and a day when the customer was under suspicion only up to
+the day's threshold then in force (winsorized): a low-and-slow attack must not raise the baseline
+it is measured against, and a heavy customer nobody could reach must not be measured against zero.
 Scores: anomaly when the hour's, the day's or the seven days' exposure exceeds a cost floor (below
 which a contact costs more than it saves), three times the customer's largest legitimate
 hour/day/week, and the EW level (exp(mean + k * sd) - 1 a day). A customer with under a week of
@@ -16,7 +17,8 @@ baseline, and for a week after their first international charge the hour and the
 ``new_ref``, the cost of two long ordinary calls (two hours at the tariff's median rate): a first
 long call home is normal. The quiet days before that first charge are zero days of the baseline
 (the policy starts the meter at the customer's first sighting), so the seven days are not: a slow
-attack on a line that never called abroad meets the weekly floor. LR = step ** (1 + log2(exposure / threshold)).
+attack on a line that never called abroad meets the weekly floor.
+LR = step ** (1 + log2(exposure / threshold)).
 Look-alikes: a legitimate one-day spike exceeds the threshold but usually not by much, and its
 destinations are usual; the policy needs more than metering to suspend.
 
@@ -45,6 +47,7 @@ class ChargeMeter:
     __slots__ = (
         "charged_since",
         "day",
+        "day_cap",
         "day_total",
         "days",
         "hour",
@@ -79,11 +82,14 @@ class ChargeMeter:
         self.lagged: deque[float] = deque(maxlen=7)
         # The local day of the first international charge (-1: none yet, or an older snapshot).
         self.charged_since = -1
+        # The day threshold last in force: a day under suspicion is learned up to it, no more.
+        self.day_cap = 0.0
 
     def __setstate__(self, state: object) -> None:
         slots = state[1] if isinstance(state, tuple) else state
         assert isinstance(slots, dict)
         self.charged_since = -1  # absent from snapshots taken before it was kept
+        self.day_cap = 0.0  # likewise: such days were learned as zero then
         for k, v in slots.items():
             setattr(self, k, v)
 
@@ -115,12 +121,16 @@ class ChargeMeter:
             self.hour_total = 0.0
 
     def _push_day(self, total: float, learn: bool, alpha: float) -> None:
-        """A day closed. It is learned only after GUARD_DAYS more days (and only if it was not
-        under suspicion then): a slow attack must not raise the baseline it is measured by."""
+        """A day closed. It is learned only after GUARD_DAYS more days (and, if it was under
+        suspicion then, only up to the threshold in force): a slow attack must not raise the
+        baseline it is measured by."""
         self.recent.append((total, learn))
         if len(self.recent) > GUARD_DAYS:
             old, ok = self.recent.popleft()
-            value = old if ok else 0.0
+            # Under suspicion the day counts only up to the threshold then in force (winsorized):
+            # fraud cannot teach the meter more than what was already normal, and a heavy
+            # customer whose case nobody could close still has its baseline follow it.
+            value = old if ok else min(old, self.day_cap)
             self.peak_day = max(self.peak_day, value)
             self._close_day(value, alpha)
             self.lagged.append(value)
@@ -189,6 +199,7 @@ class ChargeMeter:
         hour_x = self.hour_total + live_exposure
         week_x = self.week_total() + live_exposure
         t_day = self.threshold_day(k, min_sd, day_floor, 2.0 * new_ref)
+        self.day_cap = t_day
         t_hour = self.threshold_hour(bucket, k, min_sd, hour_floor, new_ref)
         t_week = self.threshold_week(k, min_sd, week_floor, 5.0 * new_ref)
         ratio = max(day_x / t_day, hour_x / t_hour, week_x / t_week)
