@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.run import BenchResult
 from tollguard.app.backtest.runner import run_backtest
+from tollguard.app.backtest.scoring import BacktestResult
 from tollguard.app.simulate import SimulationConfig, simulate
 
 COMMAND = "python -m bench.run --only backtest"
@@ -26,50 +27,58 @@ def bench_demo_backtest() -> list[BenchResult]:
         data = Path(tmp) / "carrier"
         simulate(SimulationConfig(subscribers=3000, days=42, seed=7), data)
         result, _ = run_backtest(data, Path(tmp) / "report", ("tollguard", "reference"))
+    return backtest_results(result, ("tollguard", "reference"), DETAILS, COMMAND)
+
+
+def backtest_results(
+    result: BacktestResult, names: tuple[str, ...], details: str, command: str, prefix: str = ""
+) -> list[BenchResult]:
+    """The engine issue's four targets for each policy of a backtest (tollguard's only)."""
     out: list[BenchResult] = []
-    for name in ("tollguard", "reference"):
+    for name in names:
         p = result.policies[name]
         median = p.median_time_to_stop_s
         # The targets are tollguard's; the reference process is shown for comparison.
         targets = (99.0, 0.0, 0.05, 120.0) if name == "tollguard" else (None,) * 4
-        lost = f"{DETAILS}; ¥{p.loss:,.0f} lost of ¥{p.loss_uncontrolled:,.0f}"
-        impacted = f"{DETAILS}; {p.legit_intl_impacted} of {p.legit_intl_attempts}"
+        lost = f"{details}; ¥{p.loss:,.0f} lost of ¥{p.loss_uncontrolled:,.0f}"
+        impacted = f"{details}; {p.legit_intl_impacted} of {p.legit_intl_attempts}"
+        label = f"{prefix}{name}"
         out += [
             BenchResult(
-                f"{name}: fraud loss prevented",
+                f"{label}: fraud loss prevented",
                 p.prevented_pct or 0.0,
                 "%",
                 targets[0],
-                COMMAND,
+                command,
                 True,
                 lost,
             ),
             BenchResult(
-                f"{name}: legitimate customers suspended",
+                f"{label}: legitimate customers suspended",
                 float(len(p.legit_suspended)),
                 "customers",
                 targets[1],
-                COMMAND,
+                command,
                 False,
-                DETAILS,
+                details,
             ),
             BenchResult(
-                f"{name}: legitimate international calls denied or cut",
+                f"{label}: legitimate international calls denied or cut",
                 p.legit_intl_impacted_pct or 0.0,
                 "%",
                 targets[2],
-                COMMAND,
+                command,
                 False,
                 impacted,
             ),
             BenchResult(
-                f"{name}: median time to first stopping action",
+                f"{label}: median time to first stopping action",
                 float("inf") if median is None else median,
                 "s",
                 targets[3],
-                COMMAND,
+                command,
                 False,
-                DETAILS,
+                details,
             ),
         ]
     return out
