@@ -523,6 +523,7 @@ def _population_delta(
     """What a customer's calls added to the population baseline (``None``: nothing)."""
     if (
         after.calls == before.calls
+        and after.classes == before.classes  # refused attempts add to the classes alone
         and after._country_days == before._country_days
         and after.first_day == before.first_day
     ):
