@@ -542,3 +542,79 @@ def test_a_new_domestic_pbx_that_fixed_its_password_is_not_blocked() -> None:
     _, out = run([customer("p")], tr.ordered())
     assert not actions(out, ActionKind.BLOCK_IP)
     assert next(d for d in decisions(out) if d.call_id == dom).allow
+
+
+def _ship_operator(tr: Traffic, sid: str, days: int) -> list[str]:
+    """A ship operator calling its vessel's satellite phone twice a day, one call at a time,
+    day after day: no history, no other international calls."""
+    for d in range(days):
+        tr.call(sid, at(d, 10), DOMESTIC, 120)
+    return [
+        tr.call(sid, at(d, h), SAT, 240) for d in range(days) for h in (11.0, 16.0) if d % 7 < 5
+    ]
+
+
+def test_a_ship_operator_calling_its_vessel_day_after_day_gets_through() -> None:
+    # A carrier where 300 families call China every evening and nobody calls satellites: the
+    # ship operator's first calls are refused (IRSF goes to satellite ranges). A person calls
+    # the same number again on the days after (repeat_contact), and from the fourth day on its
+    # calls go through (without that evidence they stay refused for the four weeks).
+    tr = Traffic()
+    calls = _ship_operator(tr, "ship", 28)
+    subs = [customer("ship")]
+    for i in range(300):
+        subs.append(customer(f"r{i}", Segment.RESIDENTIAL, Service.PSTN))
+        for d in range(28):
+            tr.call(f"r{i}", at(d, 18) + i * 20, CN[:-3] + f"{i:03d}", 600, None)
+    _, out = run(subs, tr.ordered())
+    by_id = {d.call_id: d for d in decisions(out, "ship")}
+    assert not by_id[calls[0]].allow
+    later = [by_id[c] for c in calls if by_id[c].time >= at(4, 0)]
+    assert later and all(d.allow for d in later)
+    assert actions(out, ActionKind.SUSPEND_INTERNATIONAL) == []
+
+
+def test_one_refused_call_a_day_is_not_a_diallers_persistence() -> None:
+    # The open case weighs risky attempts within minutes; the ship operator's one refused call
+    # a day keeps it at a single attempt's weight (before: doubled with every day's refusal).
+    tr = Traffic()
+    _ship_operator(tr, "ship", 5)
+    _, out = run([customer("ship")], tr.ordered())
+    risk = [a for a in alerts(out, "call_risk") if a.subscriber_id == "ship"]
+    assert len(risk) >= 2
+    assert all(a.evidence["likelihood_ratios"].get("open_case", 1.0) <= 2.0 for a in risk)
+
+
+def test_refused_attempts_count_as_the_carriers_demand_for_their_range() -> None:
+    # Refused calls teach nothing else, so without this a range tollguard refuses would look
+    # rarer every day. Counted once a customer, range class and day.
+    from tollguard.domain.detectors.population import PopulationBaseline
+
+    tr = Traffic()
+    _ship_operator(tr, "ship", 5)
+    _, out = run([customer("ship")], tr.ordered())
+    risk = [a for a in alerts(out, "call_risk") if a.subscriber_id == "ship"]
+    costs = [a.evidence["likelihood_ratios"]["destination_cost"] for a in risk]
+    assert costs[-1] < costs[0]
+
+    tr = Traffic()
+    for k in range(6):  # six refused attempts to the satellite range on one day
+        tr.call("ship", at(0, 11) + k * 60, SAT[:-1] + str(k), 60)
+    engine, _ = run([customer("ship")], tr.ordered())
+    learned = engine.policy.population.classes  # type: ignore[attr-defined]
+    added = [a - b for a, b in zip(learned, PopulationBaseline().classes, strict=True)]
+    assert sorted(added) == [0.0] * 7 + [1.0]
+
+
+def test_repeat_contact_is_a_few_calls_a_day_on_separate_days() -> None:
+    from tollguard.domain.detectors.repeat_contact import RepeatContact
+
+    person, pump = RepeatContact(), RepeatContact()
+    for day in (1, 2, 3):
+        person.observe_one("+8816123456", day)
+        for _ in range(40):  # a dialler re-dials its number all night
+            pump.observe_one("+8816123456", day)
+    assert person.score_one("+8816123456", 4, 3, 6, 14, 0.01).lr == 0.01
+    assert person.score_one("+8816123456", 3, 3, 6, 14, 0.01).lr == 1.0  # only two days before
+    assert person.score_one("+8816123456", 20, 3, 6, 14, 0.01).lr == 1.0  # too long ago
+    assert pump.score_one("+8816123456", 4, 3, 6, 14, 0.01).lr == 1.0

@@ -56,6 +56,8 @@ class Case:
     attempts: list[ContactAttempt] = field(default_factory=list)
     last_evidence: float = 0.0
     closed_reason: str = ""
+    # Numbers a suspension spares: contacts the customer called day after day before the case.
+    spared: frozenset[str] = frozenset()
 
     def add_risky_number(self, t: float, number: str, window_s: float) -> None:
         """Record a risky number dialled; track the most distinct ones within ``window_s``."""
@@ -64,6 +66,10 @@ class Case:
         self.recent_numbers.append((t, number))
         distinct = len({n for _, n in self.recent_numbers})
         self.max_distinct_in_window = max(self.max_distinct_in_window, distinct)
+
+    def risky_attempts_since(self, since: float) -> int:
+        """Risky attempts (of those :meth:`add_risky_number` keeps) made after ``since``."""
+        return sum(1 for w, _ in self.recent_numbers if w > since)
 
     def add_reason(self, reason: str) -> None:
         """Remember a reason once, in order of appearance."""

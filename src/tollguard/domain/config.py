@@ -155,6 +155,26 @@ class BlockSpreadConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RepeatContactConfig:
+    """A person calling one number on separate days, one call at a time (not a dialler)."""
+
+    # Three separate earlier days: an IRSF event runs over a night or a weekend (Friday night to
+    # Sunday is three local days, but not three *earlier* ones until Monday), and a person
+    # calling a ship or a partner does so day after day.
+    min_days: int = 3
+    # At most six attempts a day: a person calls family or a ship a few times a day and retries
+    # when nobody answers; an IRSF pump re-dials each of its numbers dozens of times a day.
+    max_per_day: int = 6
+    # The days count within two weeks: a contact, not a number dialled once a month ago.
+    window_days: int = 14
+    # P(pattern | fraud) / P(pattern | legitimate): published IRSF cases rotate their numbers
+    # within hours and days, so few attack calls show it (about 1 %, the same share
+    # destination_cost gives fraud on ordinary ranges); most calls of a person to a number they
+    # call day after day do (about 1).
+    lr: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
 class CaseConfig:
     """Contact workflow and suspension (利用休止) with post-notification (事後連絡)."""
 
@@ -202,6 +222,7 @@ class EngineConfig:
     country_burst: CountryBurstConfig = field(default_factory=CountryBurstConfig)
     range_burst: RangeBurstConfig = field(default_factory=RangeBurstConfig)
     block_spread: BlockSpreadConfig = field(default_factory=BlockSpreadConfig)
+    repeat_contact: RepeatContactConfig = field(default_factory=RepeatContactConfig)
     case: CaseConfig = field(default_factory=CaseConfig)
     reference: ReferencePolicyConfig = field(default_factory=ReferencePolicyConfig)
 

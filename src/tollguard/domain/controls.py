@@ -195,10 +195,13 @@ class Controls:
         source_ip: str | None,
         t: float,
         rate_prefix: str = "",
+        spared: bool = False,
     ) -> DenyReason | None:
         """Why a call must be refused under the controls in force, or ``None`` to go on.
 
         Expired controls are treated as lifted even before :meth:`expired` removes them.
+        ``spared``: the customer's suspension does not apply to this call (the policy found it
+        goes to one of the customer's established contacts); every other control does.
         """
         if self._ip and source_ip is not None:
             c = self._ip.get(source_ip)
@@ -209,7 +212,7 @@ class Controls:
         if subscriber_id in self._customer_barred:
             return DenyReason.CUSTOMER_REQUESTED
         c = self._suspended.get(subscriber_id)
-        if c is not None and c.active(t):
+        if c is not None and c.active(t) and not spared:
             return DenyReason.SUSPENDED
         if region is not None:
             c = self._country.get(region)

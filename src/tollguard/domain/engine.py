@@ -105,6 +105,10 @@ class ActiveCall:
         return max(0.0, t - self.answered) * self.ctx.rate_per_min / 60.0
 
 
+#: Reason on an allowed call of a suspended customer to a contact the suspension spares.
+SPARED_BY_SUSPENSION = "established_contact_during_suspension"
+
+
 class Policy(Protocol):
     """What the engine asks of a policy."""
 
@@ -116,6 +120,9 @@ class Policy(Protocol):
 
     def denied_by_control(self, ctx: CallContext, reason: DenyReason, out: list[Output]) -> None:
         """An international attempt was refused by a control in force."""
+
+    def reachable_while_suspended(self, ctx: CallContext) -> bool:
+        """True when a suspended customer's call goes to a contact the suspension spares."""
 
     def call_ended(self, call: ActiveCall, t: float, charge: float, out: list[Output]) -> None:
         """An allowed international call ended (or was cut) with this charge."""
@@ -405,6 +412,11 @@ class Engine:
         deny = self.controls.authorize(
             sid, ctx.international, ctx.region, ctx.e164, ctx.source_ip, t, ctx.rate_prefix
         )
+        spared = deny is DenyReason.SUSPENDED and self.policy.reachable_while_suspended(ctx)
+        if spared:
+            deny = self.controls.authorize(
+                sid, True, ctx.region, ctx.e164, ctx.source_ip, t, ctx.rate_prefix, spared=True
+            )
         if deny is not None:
             self.dropped.add(call_id)
             out.append(Decision(t, call_id, False, (deny.value,), sid))
@@ -416,6 +428,8 @@ class Engine:
             out.append(Decision(t, call_id, True, (), sid))
             return
         allow, reasons, log_odds = self.policy.assess(ctx, out)
+        if spared and allow:
+            reasons = (SPARED_BY_SUSPENSION, *reasons)
         p = 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0
         out.append(Decision(t, call_id, allow, reasons, sid, round(p, 6)))
         if not allow:

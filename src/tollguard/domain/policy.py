@@ -22,7 +22,7 @@ with an expiry. Metering of charges (ended and live) opens cases and cuts calls 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from tollguard.domain.cases import Case, CaseState, ContactAttempt
 from tollguard.domain.controls import Control, ControlKind, DenyReason
@@ -36,6 +36,7 @@ from tollguard.domain.detectors.destination_novelty import DestinationNovelty
 from tollguard.domain.detectors.international_share import InternationalShare
 from tollguard.domain.detectors.population import PopulationBaseline, rate_band
 from tollguard.domain.detectors.range_burst import RangeBurst
+from tollguard.domain.detectors.repeat_contact import RepeatContact
 from tollguard.domain.detectors.shared_source_ip import SharedSourceIp
 from tollguard.domain.detectors.sip_auth_flood import SipAuthFlood
 from tollguard.domain.detectors.source_ip import SourceIpHistory
@@ -100,6 +101,12 @@ def _new_meter(cust: CustomerState, today: int) -> ChargeMeter:
     return meter
 
 
+#: Refusals whose attempts still count as the carrier's demand for their destination class.
+_DEMAND_REFUSALS: Final = frozenset(
+    {DenyReason.DESTINATION_DENIED, DenyReason.RANGE_DENIED, DenyReason.COUNTRY_RESTRICTED}
+)
+
+
 class CustomerState:
     """Everything the policy has learned about one customer. Idle customers stay small."""
 
@@ -112,6 +119,8 @@ class CustomerState:
         "last_intl",
         "meter",
         "novelty",
+        "refused_days",
+        "repeats",
         "segment",
         "share",
         "spread",
@@ -128,6 +137,9 @@ class CustomerState:
         self.last_intl: float | None = None
         self.barred_alert_day = -1
         self.spread: BlockSpread | None = None
+        self.repeats: RepeatContact | None = None
+        # Destination class -> the last local day a refused attempt of it was counted.
+        self.refused_days: dict[int, int] | None = None
         # The local day the customer was first seen: the quiet days since are the baseline of
         # a customer who does not call abroad (-1: not seen yet, or from an older snapshot).
         self.first_day = -1
@@ -138,6 +150,8 @@ class CustomerState:
         assert isinstance(slots, dict)
         self.spread = None  # absent from snapshots taken before block spread was watched
         self.first_day = -1  # likewise, before quiet days were counted
+        self.repeats = None  # likewise, before repeat contacts were watched
+        self.refused_days = None  # likewise, before refused demand was counted
         for k, v in slots.items():
             setattr(self, k, v)
 
@@ -288,6 +302,9 @@ class TollguardPolicy:
             if cust.spread is None:
                 cust.spread = BlockSpread()
             cust.spread.observe_one(ctx.e164, ctx.time, cfg.block_spread.window_s)
+            if cust.repeats is None:
+                cust.repeats = RepeatContact()
+            cust.repeats.observe_one(ctx.e164, ctx.day)
         if ctx.region:
             self._count_in_window(
                 self.country_burst,
@@ -464,6 +481,8 @@ class TollguardPolicy:
     # -- denied by a control -----------------------------------------------------------------
     def denied_by_control(self, ctx: CallContext, reason: DenyReason, out: list[Output]) -> None:
         """Attempts against a control are themselves evidence (dialers keep re-dialling)."""
+        if reason in _DEMAND_REFUSALS:
+            self._learn_refused(ctx)
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and reason is DenyReason.DESTINATION_DENIED:
             case.high_risk_attempts += 1
@@ -596,20 +615,28 @@ class TollguardPolicy:
             )
             if spread.reason is not None:  # only when it fires: alerts stay short
                 evs.append(spread)
+            elif cust.repeats is not None and (cust.conc is None or not cust.conc.active):
+                rc = cfg.repeat_contact
+                repeat = cust.repeats.score_one(
+                    ctx.e164, ctx.day, rc.min_days, rc.max_per_day, rc.window_days, rc.lr
+                )
+                if repeat.lr != 1.0:
+                    evs.append(repeat)
         if ctx.e164 and self._dear(ctx):
             rb = cfg.range_burst
             prefix = ctx.e164.lstrip("+")[: rb.prefix_digits]
             evs.append(self.range_burst.score_one(ctx.time, prefix, rb.window_s, rb.min_customers))
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and case.state is not CaseState.CLOSED:
+            # Persistence is a dialler's: risky attempts within minutes, not one a day.
+            recent = case.risky_attempts_since(ctx.time - cfg.case.distinct_numbers_window_s)
             lr = min(
                 1e3,
-                capped_power(cfg.case.persistence_lr, max(case.high_risk_attempts, 1), 1e3)
+                capped_power(cfg.case.persistence_lr, max(recent, 1), 1e3)
                 * math.exp(case.metering_log_lr),
             )
-            evs.append(
-                Evidence("open_case", lr, "open_fraud_case", {"attempts": case.high_risk_attempts})
-            )
+            facts = {"attempts": case.high_risk_attempts, "attempts_within_window": recent}
+            evs.append(Evidence("open_case", lr, "open_fraud_case", facts))
         return evs
 
     def _bruteforced(self, ctx: CallContext) -> bool:
@@ -633,6 +660,7 @@ class TollguardPolicy:
         assert conc is not None
         concurrent = len(conc.active) + 1
         if deny:
+            self._learn_refused(ctx)
             self._risk_denied(ctx, p, log_odds, expected_loss, evs, concurrent, out)
             return False, ("fraud_risk", *reasons), log_odds
         from tollguard.domain.engine import ActiveCall
@@ -643,6 +671,26 @@ class TollguardPolicy:
         conc.connect(ctx.call_id)
         self.engine.register_active(call)
         return True, reasons if p >= 0.5 else (), log_odds
+
+    def _learn_refused(self, ctx: CallContext) -> None:
+        """Count a refused attempt's destination class into the carrier's legitimate demand,
+        once a customer, class and day, unless the customer shows machine behaviour."""
+        case = self.cases.get(ctx.subscriber_id)
+        if case is not None and (
+            case.state is CaseState.SUSPENDED
+            or case.machine_behaviour(self.cfg.case.min_distinct_numbers)
+        ):
+            return
+        cust = self.customer(ctx.subscriber_id)
+        restricted = ctx.restricted is not None
+        band = rate_band(ctx.rate_per_min, self.engine.band_edges)
+        idx = (4 if restricted else 0) + band
+        if cust.refused_days is None:
+            cust.refused_days = {}
+        if cust.refused_days.get(idx) == ctx.day:
+            return
+        cust.refused_days[idx] = ctx.day
+        self.population.learn_refused(restricted, band)
 
     def _risk_denied(
         self,
@@ -874,6 +922,32 @@ class TollguardPolicy:
             lo += math.log(self.cfg.sip_flood.bruteforce_lr)
         return _sigmoid(lo)
 
+    def _established_contacts(self, case: Case) -> frozenset[str]:
+        """Numbers the customer called as a person does (``repeat_contact``) before the case
+        opened: a suspension spares them, since the attack did not dial them and the duty to
+        provide service (役務提供義務) asks for no more refusal than the fraud needs."""
+        cust = self.customers.get(case.subscriber_id)
+        if cust is None or cust.repeats is None:
+            return frozenset()
+        rc = self.cfg.repeat_contact
+        opened = self.engine.calendar.local_day(case.opened_at)
+        return frozenset(
+            n
+            for n in cust.repeats.days
+            if n not in case.numbers
+            and cust.repeats.score_one(
+                n, opened, rc.min_days, rc.max_per_day, rc.window_days, rc.lr
+            ).lr
+            != 1.0
+        )
+
+    def reachable_while_suspended(self, ctx: CallContext) -> bool:
+        """A suspended customer's call to a contact established before the case opened."""
+        case = self.cases.get(ctx.subscriber_id)
+        if case is None or case.state is not CaseState.SUSPENDED or not ctx.e164:
+            return False
+        return ctx.e164 in getattr(case, "spared", ())  # absent from older snapshots
+
     def _maybe_suspend(self, case: Case, t: float, out: list[Output]) -> None:
         cfg = self.cfg.case
         if case.state is not CaseState.UNREACHABLE:
@@ -896,6 +970,9 @@ class TollguardPolicy:
             "countries": sorted(case.countries),
             "numbers_dialled": len(case.numbers),
         }
+        case.spared = self._established_contacts(case)
+        if case.spared:
+            evidence["established_contacts_still_reachable"] = len(case.spared)
         case.state = CaseState.SUSPENDED  # before cutting calls: their ends re-enter the meter
         control = Control(ControlKind.SUSPENSION, sid, reason, t, math.inf, ACTOR)
         self.engine.put_control(

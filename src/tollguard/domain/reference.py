@@ -73,6 +73,10 @@ class ReferencePolicy:
     def denied_by_control(self, ctx: CallContext, reason: DenyReason, out: list[Output]) -> None:
         """Nothing more to do: the control already refused the call."""
 
+    def reachable_while_suspended(self, ctx: CallContext) -> bool:
+        """The source document's suspension stops every international call."""
+        return False
+
     def assess(self, ctx: CallContext, out: list[Output]) -> tuple[bool, tuple[str, ...], float]:
         """Every call the controls let through is allowed."""
         from tollguard.domain.engine import ActiveCall

@@ -127,6 +127,13 @@ class PopulationBaseline:
             if foreign_ip:
                 self.foreign += 1
 
+    def learn_refused(self, restricted: bool, band: int) -> None:
+        """Count a refused attempt's destination class as legitimate demand (the policy calls
+        this at most once a customer, class and day, and never for a customer showing machine
+        behaviour): refused calls are never learned otherwise, so without it every class the
+        engine refuses would look rarer and rarer to legitimate customers."""
+        self.classes[(4 if restricted else 0) + band] += 1.0
+
     def learn_spread(self) -> None:
         """Count one legitimate international call dialled after other numbers of its block
         (the calls themselves are counted by :meth:`learn_one`)."""
