@@ -618,3 +618,17 @@ def test_repeat_contact_is_a_few_calls_a_day_on_separate_days() -> None:
     assert person.score_one("+8816123456", 3, 3, 6, 14, 0.01).lr == 1.0  # only two days before
     assert person.score_one("+8816123456", 20, 3, 6, 14, 0.01).lr == 1.0  # too long ago
     assert pump.score_one("+8816123456", 4, 3, 6, 14, 0.01).lr == 1.0
+
+
+def test_refused_calls_abroad_still_show_the_customer_calls_abroad() -> None:
+    # Refused calls teach the profile nothing else; counted once a day as calls abroad, a
+    # customer refused day after day does not look ever less like someone who calls abroad.
+    tr = Traffic()
+    for d in range(3):
+        tr.call("ship", at(d, 10), DOMESTIC, 120)
+    for k in range(6):  # six refused attempts to the satellite range on one day
+        tr.call("ship", at(2, 11) + k * 60, SAT[:-1] + str(k), 60)
+    engine, out = run([customer("ship")], tr.ordered())
+    assert not any(d.allow for d in decisions(out, "ship") if d.time >= at(2, 11))
+    share = engine.policy.customers["ship"].share  # type: ignore[attr-defined]
+    assert (share.n_calls, share.n_intl) == (4, 1)

@@ -691,6 +691,7 @@ class TollguardPolicy:
             return
         cust.refused_days[idx] = ctx.day
         self.population.learn_refused(restricted, band)
+        cust.share.learn_one(True)  # the customer does call abroad, refused or not
 
     def _risk_denied(
         self,
