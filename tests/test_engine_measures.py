@@ -647,6 +647,22 @@ def test_a_suspension_spares_the_victims_established_contacts() -> None:
     assert engine.controls.suspended("biz") is not None
 
 
+def test_a_suspension_spares_a_number_called_on_two_days_of_the_month_before() -> None:
+    # The office called its partner in Korea on two days of the month before the break-in:
+    # the attack had not started, so the number is the customer's own.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[CN])
+    korea = "01082212345678"
+    tr.call("biz", at(9, 10.5), korea, 300)
+    tr.call("biz", at(22, 10.5), korea, 300)
+    pbx_attack(tr, "biz", day=33, ip="203.0.113.10")
+    again = tr.call("biz", at(35, 10.5), korea, 300)
+    _, out = run([customer("biz")], tr.ordered())
+    (suspension,) = actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+    assert suspension.evidence["established_contacts_still_reachable"] == 2
+    assert next(d for d in decisions(out, "biz") if d.call_id == again).allow
+
+
 def test_the_reference_process_suspends_without_exception() -> None:
     tr = Traffic()
     office_history(tr, "biz", intl=[CN])

@@ -172,6 +172,11 @@ class RepeatContactConfig:
     # destination_cost gives fraud on ordinary ranges); most calls of a person to a number they
     # call day after day do (about 1).
     lr: float = 0.01
+    # A suspension spares numbers the customer called on two separate days within the month
+    # before the case opened: the attack had not started, so they are the customer's own (the
+    # spared calls are still weighed like any other).
+    established_min_days: int = 2
+    established_window_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -924,9 +924,9 @@ class TollguardPolicy:
         return _sigmoid(lo)
 
     def _established_contacts(self, case: Case) -> frozenset[str]:
-        """Numbers the customer called as a person does (``repeat_contact``) before the case
-        opened: a suspension spares them, since the attack did not dial them and the duty to
-        provide service (役務提供義務) asks for no more refusal than the fraud needs."""
+        """Numbers the customer called on separate days in the month before the case opened
+        (``repeat_contact``): a suspension spares them, since the attack did not dial them and
+        the duty to provide service (役務提供義務) asks for no more refusal than the fraud needs."""
         cust = self.customers.get(case.subscriber_id)
         if cust is None or cust.repeats is None:
             return frozenset()
@@ -937,7 +937,12 @@ class TollguardPolicy:
             for n in cust.repeats.days
             if n not in case.numbers
             and cust.repeats.score_one(
-                n, opened, rc.min_days, rc.max_per_day, rc.window_days, rc.lr
+                n,
+                opened,
+                rc.established_min_days,
+                rc.max_per_day,
+                rc.established_window_days,
+                rc.lr,
             ).lr
             != 1.0
         )
