@@ -699,3 +699,36 @@ def test_refused_calls_abroad_still_show_the_customer_calls_abroad() -> None:
     assert not any(d.allow for d in decisions(out, "ship") if d.time >= at(2, 11))
     share = engine.policy.customers["ship"].share  # type: ignore[attr-defined]
     assert (share.n_calls, share.n_intl) == (4, 1)
+
+
+def test_an_attacks_first_calls_do_not_teach_the_profile_its_pace() -> None:
+    # A line that never called abroad starts three channels of short calls to Nigerian mobiles
+    # at 1 a.m.; its charges open a case within the hour. The calls that ended before that came
+    # at an unusual pace and were held: the profile still knows one call at a time.
+    tr = Traffic()
+    for d in range(35):
+        tr.call("home", at(d, 19), DOMESTIC, 300, None)
+    for wave in range(10):
+        for ch in range(3):
+            callee = NG[:-3] + f"{wave}{ch}0"
+            tr.call("home", at(35, 1) + wave * 360 + ch * 20, callee, 300, None)
+    tr.call("home", at(37, 19), US, 300, None)  # a later event of the customer's own
+    engine, out = run([customer("home", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    assert alerts(out, "charge_meter")
+    cust = engine.policy.customers["home"]  # type: ignore[attr-defined]
+    assert cust.share.n_intl == 1
+    assert (cust.conc.max_active, cust.conc.max_burst) == (1, 1)
+
+
+def test_an_offices_busy_hour_abroad_is_learned_after_the_hold() -> None:
+    # An office with weeks of one call abroad a day holds a four-line call to its US partner:
+    # an unusual pace, but no case follows, so an hour later the profile learns it.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US])
+    for ch in range(4):
+        tr.call("biz", at(30, 14) + ch * 30, US[:-1] + str(ch), 300)
+    tr.call("biz", at(30, 17), US, 300)  # the customer's next call abroad, after the hold
+    engine, out = run([customer("biz")], tr.ordered())
+    assert all(d.allow for d in decisions(out, "biz"))
+    conc = engine.policy.customers["biz"].conc  # type: ignore[attr-defined]
+    assert conc.max_active == 4

@@ -48,6 +48,12 @@ class RiskConfig:
     burst_step_lr: float = 2.0
     burst_window_s: float = 600.0
     max_step_lr_total: float = 1e4
+    # A call made at an unusual pace (more channels or attempts than the customer's own
+    # maximum) is learned only this long after it ended, and only if no case opened meanwhile:
+    # an attack's first calls must not teach the profile its destinations, hours and pace before
+    # the case that its pace opens (within minutes: three contact attempts 10 minutes apart, the
+    # meter's hour). Calls at the customer's usual pace are learned at once.
+    unusual_pace_hold_s: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

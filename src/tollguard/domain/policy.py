@@ -170,6 +170,8 @@ class TollguardPolicy:
         self.range_burst = RangeBurst()
         self.cases: dict[str, Case] = {}
         self.closed_cases: list[Case] = []
+        # Per customer, calls at an unusual pace awaiting learning: (end, call, minutes).
+        self.held: dict[str, list[tuple[float, ActiveCall, float]]] = {}
         # (source address, subscriber) -> when that customer's credential was brute-forced from it
         self.bruteforced_lines: dict[tuple[str, str], float] = {}
         self._prior = math.log(
@@ -183,6 +185,7 @@ class TollguardPolicy:
         return {k: v for k, v in self.__dict__.items() if k != "engine"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.held = {}  # absent from snapshots taken before unusual-pace calls were held
         self.__dict__.update(state)
 
     # -- customers ---------------------------------------------------------------------------
@@ -252,6 +255,24 @@ class TollguardPolicy:
         cust.ips.learn_one(ctx.source_ip, ctx.ip_network, ctx.ip_country)
         return ctx.ip_country != self.cfg.home_region
 
+    def _learn_held(self, sid: str, t: float) -> None:
+        """Learn the customer's held calls whose hold is over (see ``unusual_pace_hold_s``);
+        a case opening drops the others. Run at the customer's own international events, so
+        the embedded engine and the Spark job learn them at the same moment."""
+        held = self.held.get(sid)
+        if not held:
+            return
+        hold = self.cfg.risk.unusual_pace_hold_s
+        waiting = [h for h in held if t - h[0] < hold]
+        for end, call, minutes in held:
+            if t - end >= hold:
+                self._learn_population(call, minutes)
+                self._learn_international(call)
+        if waiting:
+            self.held[sid] = waiting
+        else:
+            del self.held[sid]
+
     def _learn_international(self, call: ActiveCall) -> None:
         """Learn a legitimate international call into the customer's own profile."""
         ctx = call.ctx
@@ -291,6 +312,7 @@ class TollguardPolicy:
         """Count the attempt for bursts (per customer and across customers)."""
         cfg = self.cfg
         self.population.note_day(ctx.day)
+        self._learn_held(ctx.subscriber_id, ctx.time)
         cust = self.customer(ctx.subscriber_id)
         if cust.first_day < 0:
             cust.first_day = ctx.day
@@ -809,9 +831,16 @@ class TollguardPolicy:
         if cust.conc is not None:
             cust.conc.end(ctx.call_id)
         minutes = 0.0 if call.answered is None else max(0.0, t - call.answered) / 60.0
+        self._learn_held(ctx.subscriber_id, t)
         if call.learnable and ctx.subscriber_id not in self.cases:
-            self._learn_population(call, minutes)
-            self._learn_international(call)
+            conc = cust.conc
+            if conc is not None and (
+                call.concurrent > max(conc.max_active, 1) or call.burst > max(conc.max_burst, 2)
+            ):  # an unusual pace: learned after the hold, unless a case opens first
+                self.held.setdefault(ctx.subscriber_id, []).append((t, call, minutes))
+            else:
+                self._learn_population(call, minutes)
+                self._learn_international(call)
         if charge > 0:
             cal = self.engine.calendar
             if cust.meter is None:
@@ -887,6 +916,8 @@ class TollguardPolicy:
         if case is None:
             case = Case(sid, t, log_odds, next_contact=t, last_evidence=t)
             self.cases[sid] = case
+            self._learn_held(sid, t)  # what is past its hold was before the anomaly
+            self.held.pop(sid, None)  # the rest came with it
             case.evidence = facts
             self._contact(case, t, out)
         else:
