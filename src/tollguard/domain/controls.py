@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tollguard.domain.detectors.base import slot_state
+
 FOREVER = float("inf")
 
 
@@ -81,10 +83,7 @@ class Controls:
         return {k: getattr(self, k) for k in self.__slots__ if k != "_next_expiry"}
 
     def __setstate__(self, state: object) -> None:
-        # (None, {slot: value}) from snapshots taken before __getstate__ existed
-        slots = state[1] if isinstance(state, tuple) else state
-        assert isinstance(slots, dict)
-        for k, v in slots.items():
+        for k, v in slot_state(state).items():
             if k != "_next_expiry":
                 setattr(self, k, v)
         self._next_expiry = -FOREVER  # the next expired() looks at every control

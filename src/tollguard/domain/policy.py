@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tollguard.domain.cases import Case, CaseState, ContactAttempt
 from tollguard.domain.controls import Control, ControlKind, DenyReason
-from tollguard.domain.detectors.base import CallContext, DistinctInWindow, Evidence, capped_power
+from tollguard.domain.detectors.base import (
+    CallContext,
+    DistinctInWindow,
+    Evidence,
+    capped_power,
+    slot_state,
+)
 from tollguard.domain.detectors.block_spread import BlockSpread
 from tollguard.domain.detectors.calling_hours import CallingHours
 from tollguard.domain.detectors.charge_meter import ChargeMeter
@@ -34,7 +40,11 @@ from tollguard.domain.detectors.concurrency import Concurrency
 from tollguard.domain.detectors.country_burst import CountryBurst
 from tollguard.domain.detectors.destination_novelty import DestinationNovelty
 from tollguard.domain.detectors.international_share import InternationalShare
-from tollguard.domain.detectors.population import PopulationBaseline, rate_band
+from tollguard.domain.detectors.population import (
+    PopulationBaseline,
+    destination_class,
+    rate_band,
+)
 from tollguard.domain.detectors.range_burst import RangeBurst
 from tollguard.domain.detectors.repeat_contact import RepeatContact
 from tollguard.domain.detectors.shared_source_ip import SharedSourceIp
@@ -145,14 +155,11 @@ class CustomerState:
         self.first_day = -1
 
     def __setstate__(self, state: object) -> None:
-        # the default state of a slotted object: (None, {slot: value}) for the slots set
-        slots = state[1] if isinstance(state, tuple) else state
-        assert isinstance(slots, dict)
         self.spread = None  # absent from snapshots taken before block spread was watched
         self.first_day = -1  # likewise, before quiet days were counted
         self.repeats = None  # likewise, before repeat contacts were watched
         self.refused_days = None  # likewise, before refused demand was counted
-        for k, v in slots.items():
+        for k, v in slot_state(state).items():
             setattr(self, k, v)
 
 
@@ -263,9 +270,11 @@ class TollguardPolicy:
         if not held:
             return
         hold = self.cfg.risk.unusual_pace_hold_s
-        waiting = [h for h in held if t - h[0] < hold]
+        waiting = []
         for end, call, minutes in held:
-            if t - end >= hold:
+            if t - end < hold:
+                waiting.append((end, call, minutes))
+            else:
                 self._learn_population(call, minutes)
                 self._learn_international(call)
         if waiting:
@@ -704,15 +713,15 @@ class TollguardPolicy:
         ):
             return
         cust = self.customer(ctx.subscriber_id)
-        restricted = ctx.restricted is not None
-        band = rate_band(ctx.rate_per_min, self.engine.band_edges)
-        idx = (4 if restricted else 0) + band
+        cls = destination_class(
+            ctx.restricted is not None, rate_band(ctx.rate_per_min, self.engine.band_edges)
+        )
         if cust.refused_days is None:
             cust.refused_days = {}
-        if cust.refused_days.get(idx) == ctx.day:
+        if cust.refused_days.get(cls) == ctx.day:
             return
-        cust.refused_days[idx] = ctx.day
-        self.population.learn_refused(restricted, band)
+        cust.refused_days[cls] = ctx.day
+        self.population.learn_refused(cls)
         cust.share.learn_one(True)  # the customer does call abroad, refused or not
 
     def _risk_denied(
@@ -834,9 +843,8 @@ class TollguardPolicy:
         self._learn_held(ctx.subscriber_id, t)
         if call.learnable and ctx.subscriber_id not in self.cases:
             conc = cust.conc
-            if conc is not None and (
-                call.concurrent > max(conc.max_active, 1) or call.burst > max(conc.max_burst, 2)
-            ):  # an unusual pace: learned after the hold, unless a case opens first
+            if conc is not None and any(conc.excess(call.concurrent, call.burst)):
+                # an unusual pace: learned after the hold, unless a case opens first
                 self.held.setdefault(ctx.subscriber_id, []).append((t, call, minutes))
             else:
                 self._learn_population(call, minutes)
@@ -967,15 +975,9 @@ class TollguardPolicy:
             n
             for n in cust.repeats.days
             if n not in case.numbers
-            and cust.repeats.score_one(
-                n,
-                opened,
-                rc.established_min_days,
-                rc.max_per_day,
-                rc.established_window_days,
-                rc.lr,
-            ).lr
-            != 1.0
+            and cust.repeats.is_contact(
+                n, opened, rc.established_min_days, rc.max_per_day, rc.established_window_days
+            )
         )
 
     def reachable_while_suspended(self, ctx: CallContext) -> bool:

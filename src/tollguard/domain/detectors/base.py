@@ -29,6 +29,14 @@ def clamp_lr(lr: float) -> float:
     return LR_MIN if lr < LR_MIN else LR_MAX if lr > LR_MAX else lr
 
 
+def slot_state(state: object) -> dict[str, Any]:
+    """The slot values in a slotted object's pickled state: a dict from its ``__getstate__``, or
+    Python's default ``(None, {slot: value})`` (snapshots taken before it had one)."""
+    slots = state[1] if isinstance(state, tuple) else state
+    assert isinstance(slots, dict)
+    return slots
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """What a detector found: a likelihood ratio, a reason code when it points at fraud, facts."""
@@ -79,10 +87,7 @@ class DistinctInWindow:
         return {"seen": self.seen}
 
     def __setstate__(self, state: object) -> None:
-        # (None, {slot: value}) from snapshots taken before __getstate__ existed
-        slots = state[1] if isinstance(state, tuple) else state
-        assert isinstance(slots, dict)
-        self.seen = slots["seen"]
+        self.seen = slot_state(state)["seen"]
         self._oldest = {k: min(m.values()) for k, m in self.seen.items() if m}
 
     def learn_one(self, t: float, key: str, member: str, window_s: float) -> int:

@@ -35,7 +35,7 @@ from array import array
 from collections import deque
 
 from tollguard.domain.calendar import TIME_BUCKETS
-from tollguard.domain.detectors.base import Evidence, capped_power
+from tollguard.domain.detectors.base import Evidence, capped_power, slot_state
 
 #: Days a closed day waits before the baseline learns it.
 GUARD_DAYS = 7
@@ -86,11 +86,9 @@ class ChargeMeter:
         self.day_cap = 0.0
 
     def __setstate__(self, state: object) -> None:
-        slots = state[1] if isinstance(state, tuple) else state
-        assert isinstance(slots, dict)
         self.charged_since = -1  # absent from snapshots taken before it was kept
         self.day_cap = 0.0  # likewise: such days were learned as zero then
-        for k, v in slots.items():
+        for k, v in slot_state(state).items():
             setattr(self, k, v)
 
     def _newcomer(self) -> bool:

@@ -60,14 +60,21 @@ class Concurrency:
         if burst > self.max_burst:
             self.max_burst = burst
 
+    def excess(self, concurrent: int, burst: int) -> tuple[int, int]:
+        """Channels and attempts in the burst window beyond the customer's own maxima (at least
+        one channel and two attempts count as usual for anyone)."""
+        return (
+            max(0, concurrent - max(self.max_active, 1)),
+            max(0, burst - max(self.max_burst, 2)),
+        )
+
     def score_one(
         self, t: float, window_s: float, conc_step: float, burst_step: float, cap: float
     ) -> Evidence:
         """Evidence from channels in use (this call included) and the recent attempt burst."""
         concurrent = len(self.active) + 1
         burst = self.burst(t, window_s)
-        excess_c = max(0, concurrent - max(self.max_active, 1))
-        excess_b = max(0, burst - max(self.max_burst, 2))
+        excess_c, excess_b = self.excess(concurrent, burst)
         log_lr = excess_c * math.log(conc_step) + excess_b * math.log(burst_step)
         lr = cap if log_lr >= math.log(cap) else conc_step**excess_c * burst_step**excess_b
         reason = "concurrent_calls" if excess_c >= 2 else "call_burst" if excess_b >= 3 else None

@@ -20,6 +20,7 @@ from __future__ import annotations
 from array import array
 
 from tollguard.domain.calendar import TIME_BUCKETS
+from tollguard.domain.detectors.base import slot_state
 
 #: Rate bands as multiples of the tariff's median per-country rate: below 1.25x (ordinary),
 #: 1.25-2.5x, 2.5-5x and 5x or more (satellite, premium). Relative, so any rate deck works.
@@ -43,6 +44,12 @@ _HISTORY_DAYS = 30
 def band_edges(reference_rate: float) -> tuple[float, ...]:
     """Rate-band edges (JPY per minute) for a tariff whose median country rate is given."""
     return tuple(reference_rate * m for m in BAND_MULTIPLES)
+
+
+def destination_class(restricted: bool, band: int) -> int:
+    """Index of a destination class (restricted-list membership x rate band) in
+    ``FRAUD_CLASSES``, ``LEGIT_PRIOR`` and :attr:`PopulationBaseline.classes`."""
+    return (4 if restricted else 0) + band
 
 
 def rate_band(rate_per_min: float, edges: tuple[float, ...]) -> int:
@@ -92,11 +99,8 @@ class PopulationBaseline:
         return {k: getattr(self, k) for k in self.__slots__ if k != "_normal"}
 
     def __setstate__(self, state: object) -> None:
-        # (None, {slot: value}) from snapshots taken before __getstate__ existed
-        slots = state[1] if isinstance(state, tuple) else state
-        assert isinstance(slots, dict)
         self.intl_spread = 0  # absent from snapshots taken before block spread was learned
-        for k, v in slots.items():
+        for k, v in slot_state(state).items():
             if k != "_normal":
                 setattr(self, k, v)
         self._normal = {}
@@ -121,18 +125,19 @@ class PopulationBaseline:
         self.segment_totals[segment] += 1.0
         if international:
             self.intl += 1
-            self.classes[(4 if restricted else 0) + band] += 1.0
+            self.classes[destination_class(restricted, band)] += 1.0
         if foreign_ip is not None:
             self.ip_calls += 1
             if foreign_ip:
                 self.foreign += 1
 
-    def learn_refused(self, restricted: bool, band: int) -> None:
-        """Count a refused attempt's destination class as legitimate demand (the policy calls
+    def learn_refused(self, cls: int) -> None:
+        """Count a refused attempt's destination class (:func:`destination_class`) as
+        legitimate demand (the policy calls
         this at most once a customer, class and day, and never for a customer showing machine
         behaviour): refused calls are never learned otherwise, so without it every class the
         engine refuses would look rarer and rarer to legitimate customers."""
-        self.classes[(4 if restricted else 0) + band] += 1.0
+        self.classes[cls] += 1.0
 
     def learn_spread(self) -> None:
         """Count one legitimate international call dialled after other numbers of its block
@@ -186,7 +191,7 @@ class PopulationBaseline:
 
     def destination_lr(self, restricted: bool, band: int) -> float:
         """P(class | fraud) / P(class | legitimate population)."""
-        idx = (4 if restricted else 0) + band
+        idx = destination_class(restricted, band)
         p_legit = self.classes[idx] / sum(self.classes)
         return FRAUD_CLASSES[idx] / p_legit
 

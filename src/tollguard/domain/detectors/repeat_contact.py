@@ -57,12 +57,25 @@ class RepeatContact:
         if len(self.days) > MAX_NUMBERS:
             del self.days[next(iter(self.days))]
 
+    def _earlier(self, e164: str, day: int, window_days: int) -> list[tuple[int, int]]:
+        return [(d, n) for d, n in self.days.get(e164, ()) if d < day and day - d <= window_days]
+
+    @staticmethod
+    def _a_persons(earlier: list[tuple[int, int]], min_days: int, max_per_day: int) -> bool:
+        return len(earlier) >= min_days and all(n <= max_per_day for _, n in earlier)
+
+    def is_contact(
+        self, e164: str, day: int, min_days: int, max_per_day: int, window_days: int
+    ) -> bool:
+        """Whether ``e164`` was dialled as a person dials (the pattern above) before ``day``."""
+        return self._a_persons(self._earlier(e164, day, window_days), min_days, max_per_day)
+
     def score_one(
         self, e164: str, day: int, min_days: int, max_per_day: int, window_days: int, lr: float
     ) -> Evidence:
         """Evidence that a person, not a dialler, is calling this number."""
-        earlier = [(d, n) for d, n in self.days.get(e164, ()) if d < day and day - d <= window_days]
-        if len(earlier) < min_days or any(n > max_per_day for _, n in earlier):
+        earlier = self._earlier(e164, day, window_days)
+        if not self._a_persons(earlier, min_days, max_per_day):
             return Evidence(self.name, 1.0)
         facts = {"days_dialled_before": len(earlier), "most_in_a_day": max(n for _, n in earlier)}
         return Evidence(self.name, lr, None, facts)
