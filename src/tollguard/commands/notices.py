@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,9 +11,6 @@ from rich.table import Table
 
 from tollguard.cli import app
 from tollguard.commands._smtp import SMTP_FROM, SMTP_PORT, SMTP_STARTTLS, SMTP_USER, smtp_mailer
-
-if TYPE_CHECKING:
-    pass
 
 notices_app = typer.Typer(
     help=(
