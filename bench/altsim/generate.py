@@ -11,6 +11,10 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+from tollguard.adapters.readers.cdrs import CDR_COLUMNS
+from tollguard.adapters.readers.sip_events import SIP_EVENT_COLUMNS
+from tollguard.adapters.readers.subscribers import SUBSCRIBER_COLUMNS, SUBSCRIBER_OPTIONAL
+
 from . import legit
 from . import profiles as P
 from .attacks import Attacks
@@ -117,9 +121,7 @@ def write(world: World, config: Config, out: Path) -> dict[str, Any]:
 
     handle, w = _writer(out / "subscribers.csv")
     with handle:
-        w.writerow(
-            ["subscriber_id", "segment", "service", "numbers", "email", "intl_status", "equipment"]
-        )
+        w.writerow([*SUBSCRIBER_COLUMNS, *SUBSCRIBER_OPTIONAL])
         for c in sorted(world.customers, key=lambda c: c.subscriber_id):
             w.writerow(
                 [
@@ -136,19 +138,7 @@ def write(world: World, config: Config, out: Path) -> dict[str, Any]:
     world.cdrs.sort(key=lambda c: (c.start, c.call_id))
     handle, w = _writer(out / "cdrs.csv")
     with handle:
-        w.writerow(
-            [
-                "call_id",
-                "subscriber_id",
-                "caller",
-                "callee",
-                "start",
-                "answer",
-                "end",
-                "disposition",
-                "source_ip",
-            ]
-        )
+        w.writerow(CDR_COLUMNS)
         for r in world.cdrs:
             w.writerow(
                 [
@@ -167,7 +157,7 @@ def write(world: World, config: Config, out: Path) -> dict[str, Any]:
     world.sip.sort(key=lambda e: (e.time, e.source_ip, e.username, e.event, e.user_agent))
     handle, w = _writer(out / "sip_events.csv")
     with handle:
-        w.writerow(["time", "source_ip", "username", "event", "user_agent"])
+        w.writerow(SIP_EVENT_COLUMNS)
         for e in world.sip:
             w.writerow([iso(e.time), e.source_ip, e.username, e.event, e.user_agent])
 
