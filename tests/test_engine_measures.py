@@ -732,3 +732,52 @@ def test_an_offices_busy_hour_abroad_is_learned_after_the_hold() -> None:
     assert all(d.allow for d in decisions(out, "biz"))
     conc = engine.policy.customers["biz"].conc  # type: ignore[attr-defined]
     assert conc.max_active == 4
+
+
+def test_an_occasional_callers_day_threshold_follows_their_days_with_calls() -> None:
+    # A customer who calls abroad one day in four, 1,000-3,000 JPY on such a day. A log-normal
+    # fitted to every day (the quiet ones too) has a spread so wide that its daily threshold
+    # ran to hundreds of thousands of yen; the days with calls set it now.
+    from tollguard.domain.detectors.charge_meter import ChargeMeter
+
+    meter = ChargeMeter()
+    for day in range(60):
+        if day % 4 == 0:
+            meter.add_charge(day, 24 * day + 20, 1000.0 + 500.0 * (day % 5), 0.1)
+        meter.roll(day, 24 * day + 23, 5, 0.1)
+    threshold = meter.threshold_day(3.0, 0.7, 3000.0)
+    assert 3 * meter.peak_day <= threshold < 20_000
+    assert meter.threshold_week(3.0, 0.7, 10000.0) < 40_000
+    # a day at twice their biggest is still within it (a legitimate spike)
+    ev = meter.score_one(2 * meter.peak_day, 0, 3.0, 0.7, 3000.0, 2000.0, 3.0, 0.0, 10000.0)
+    assert ev.reason is None
+
+
+def _occasional_us_caller(tr: Traffic, sid: str) -> None:
+    """Weeks of a family line: calls at home every evening, the US every third day (20-60
+    minutes)."""
+    for d in range(40):
+        tr.call(sid, at(d, 19), DOMESTIC, 300)
+        if d % 3 == 0:
+            tr.call(sid, at(d, 21), US, 1200 + 600 * (d % 5))
+
+
+def test_a_day_long_pump_to_the_customers_usual_country_reaches_the_meter() -> None:
+    # From 3 a.m., one channel of back-to-back calls to the country the family calls anyway, from
+    # its own router: nothing but the day's charges tells it from the family.
+    tr = Traffic()
+    _occasional_us_caller(tr, "fam")
+    for k in range(36):
+        tr.call("fam", at(40, 3) + k * 905, US[:-4] + f"{k:04d}", 900)
+    _, out = run([customer("fam", Segment.RESIDENTIAL)], tr.ordered())
+    meter = [a for a in alerts(out, "charge_meter") if a.time >= at(40, 0)]
+    assert meter and meter[0].time < at(40, 12)
+
+
+def test_the_same_family_on_a_long_evening_call_home_is_not_metered() -> None:
+    tr = Traffic()
+    _occasional_us_caller(tr, "fam")
+    tr.call("fam", at(40, 20), US, 2 * 3600 + 1800)  # twice their longest call
+    _, out = run([customer("fam", Segment.RESIDENTIAL)], tr.ordered())
+    assert alerts(out) == []
+    assert all(d.allow for d in decisions(out))

@@ -4,15 +4,19 @@ Watches: charges of ended international calls and the cost accruing on calls sti
 (live exposure), per local day and per local hour.
 Pattern: the source document's routine measure, 国際電話料金の異常値の定期的な検針; a sharp rise
 in charges compared with the customer's normal level.
-Learns: exponentially weighted mean and variance of log(1 + daily charge) over days (zero days
-included, so a customer who never calls abroad has a baseline of zero), the largest day and
-seven-day total, and the EW mean of log(1 + hourly charge) per time-of-week bucket. A day is
+Learns: the exponentially weighted share of days with international charges (zero days
+included, so a customer who never calls abroad has a baseline of zero) and the EW mean and variance
+of log(daily charge) over the days with charges (a hurdle model: most customers call abroad on some
+days only, and a log-normal fitted to their zero days too has a spread so wide that its threshold
+is hundreds of thousands of yen), the largest day and seven-day total, and the EW mean of
+log(1 + hourly charge) per time-of-week bucket. A day is
 learned only a week after it closed, and a day when the customer was under suspicion only up to
 the day's threshold then in force (winsorized): a low-and-slow attack must not raise the baseline
 it is measured against, and a heavy customer nobody could reach must not be measured against zero.
 Scores: anomaly when the hour's, the day's or the seven days' exposure exceeds a cost floor (below
 which a contact costs more than it saves), three times the customer's largest legitimate
-hour/day/week, and the EW level (exp(mean + k * sd) - 1 a day). A customer with under a week of
+hour/day/week, and the EW level of a day with charges (exp(mean + k * sd) - 1; over seven days,
+that times the expected number of such days, at least one). A customer with under a week of
 baseline, and for a week after their first international charge the hour and the day, are held to
 ``new_ref``, the cost of two long ordinary calls (two hours at the tariff's median rate): a first
 long call home is normal. The quiet days before that first charge are zero days of the baseline
@@ -45,6 +49,8 @@ class ChargeMeter:
     """Per-customer daily and hourly international charge baselines and current totals."""
 
     __slots__ = (
+        "active",
+        "active_days",
         "charged_since",
         "day",
         "day_cap",
@@ -70,6 +76,10 @@ class ChargeMeter:
         self.mean = 0.0
         self.var = 0.0
         self.days = 0
+        # EW share of days with charges, and the number of such days learned (mean and var are
+        # those of log(charge) over these days only).
+        self.active = 0.0
+        self.active_days = 0
         self.hour = -1
         self.hour_bucket = 0
         self.hour_total = 0.0
@@ -88,7 +98,10 @@ class ChargeMeter:
     def __setstate__(self, state: object) -> None:
         self.charged_since = -1  # absent from snapshots taken before it was kept
         self.day_cap = 0.0  # likewise: such days were learned as zero then
-        for k, v in slot_state(state).items():
+        slots = slot_state(state)
+        if "active" not in slots:  # likewise: mean and var were those of every day then
+            self.active, self.active_days = 1.0, int(slots.get("days", 0))
+        for k, v in slots.items():
             setattr(self, k, v)
 
     def _newcomer(self) -> bool:
@@ -140,14 +153,29 @@ class ChargeMeter:
         return sum(t for t, _ in closed) + self.day_total
 
     def _close_day(self, total: float, alpha: float) -> None:
-        x = math.log1p(total)
+        charged = total > 0.0
         if self.days == 0:
+            self.active = 1.0 if charged else 0.0
+        else:
+            self.active += alpha * ((1.0 if charged else 0.0) - self.active)
+        self.days += 1
+        if not charged:
+            return
+        x = math.log1p(total)
+        if self.active_days == 0:
             self.mean, self.var = x, 0.0
         else:
             d = x - self.mean
             self.mean += alpha * d
             self.var = (1 - alpha) * (self.var + alpha * d * d)
-        self.days += 1
+        self.active_days += 1
+
+    def _charged_day_level(self, k: float, min_sd: float) -> float:
+        """A high level for a day with charges: EW mean + k sd of log(charge) (0: none yet)."""
+        if self.active_days == 0:
+            return 0.0
+        sd = max(math.sqrt(self.var), min_sd)
+        return math.expm1(self.mean + k * sd)
 
     def add_charge(self, day: int, hour: int, amount: float, alpha: float, bucket: int = 0) -> None:
         """Add the charge of an ended international call (``hour`` is an absolute hour index)."""
@@ -161,16 +189,16 @@ class ChargeMeter:
         """Daily exposure above which the customer's charges are abnormal.
 
         The larger of: the cost floor, three times the customer's largest legitimate day, the
-        EW level + k sd, and, for customers with under a week of baseline, ``new_ref``.
+        EW level + k sd of a day with charges, and, for newcomers, ``new_ref``.
         """
-        sd = max(math.sqrt(self.var), min_sd)
-        t = max(floor, 3.0 * self.peak_day, math.expm1(self.mean + k * sd))
+        t = max(floor, 3.0 * self.peak_day, self._charged_day_level(k, min_sd))
         return max(t, new_ref) if self._newcomer() else t
 
     def threshold_week(self, k: float, min_sd: float, floor: float, new_ref: float = 0.0) -> float:
-        """Seven-day exposure above which the customer's charges are abnormal (slow attacks)."""
-        sd = max(math.sqrt(self.var), min_sd)
-        t = max(floor, 3.0 * self.peak_week, 7.0 * math.expm1(self.mean + k * sd))
+        """Seven-day exposure above which the customer's charges are abnormal (slow attacks):
+        the daily level times the expected days with charges in a week (at least one)."""
+        days = max(1.0, 7.0 * self.active)
+        t = max(floor, 3.0 * self.peak_week, days * self._charged_day_level(k, min_sd))
         return max(t, new_ref) if self.days < 7 else t
 
     def threshold_hour(
