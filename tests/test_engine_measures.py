@@ -781,3 +781,21 @@ def test_the_same_family_on_a_long_evening_call_home_is_not_metered() -> None:
     _, out = run([customer("fam", Segment.RESIDENTIAL)], tr.ordered())
     assert alerts(out) == []
     assert all(d.allow for d in decisions(out))
+
+
+def test_a_risky_call_to_one_satellite_system_leaves_the_others_reachable() -> None:
+    # +870 (Inmarsat) and +882 (international networks) share the region "001" but are
+    # separate systems: a risk denial after a call to a new +882 number denies that range, not
+    # the ship operator's Inmarsat vessels.
+    inmarsat, network = "010870773123456", "0108823456789"
+    tr = Traffic()
+    office_history(tr, "ship", days=28)
+    for d in range(28):
+        tr.call("ship", at(d, 11), inmarsat, 240)
+    for ch in range(4):  # 2 a.m., four channels to a range the customer never called
+        tr.call("ship", at(30, 2) + ch * 20, network[:-1] + str(ch), 600)
+    later = tr.call("ship", at(30, 9), inmarsat, 240)
+    _, out = run([customer("ship")], tr.ordered())
+    denials = actions(out, ActionKind.DENY_DESTINATION)
+    assert [(a.country, a.prefix) for a in denials] == [("001", "882")]
+    assert next(d for d in decisions(out) if d.call_id == later).allow

@@ -61,6 +61,7 @@ from tollguard.domain.events import (
     Severity,
     SipEvent,
 )
+from tollguard.domain.numbering import NON_GEOGRAPHIC_REGION
 from tollguard.domain.records import Segment, Service
 
 if TYPE_CHECKING:
@@ -79,6 +80,16 @@ def destination_key(ctx: CallContext) -> str | None:
     if ctx.rate_prefix and ctx.rate_per_min >= 2.0 * ctx.country_rate_per_min > 0:
         return "+" + ctx.rate_prefix
     return ctx.region
+
+
+def denial_subject(ctx: CallContext) -> str | None:
+    """What a risk denial denies the customer: :func:`destination_key`, except that a
+    non-geographic number (region ``001``) is denied by its tariff range: Inmarsat, Iridium,
+    Thuraya and the international networks of +882/+883 are separate systems, and one risky
+    call to one of them is no reason to cut a ship operator off from the others."""
+    if ctx.region == NON_GEOGRAPHIC_REGION and ctx.rate_prefix:
+        return "+" + ctx.rate_prefix
+    return destination_key(ctx)
 
 
 def _remaining_fraud_minutes(call: ActiveCall, t: float, fraud_call_minutes: float) -> float:
@@ -769,7 +780,7 @@ class TollguardPolicy:
                 facts,
             )
         )
-        subject = destination_key(ctx)
+        subject = denial_subject(ctx)
         if subject and self.engine.controls.destination_denied(sid, subject) is None:
             if ctx.region:
                 case.countries.add(ctx.region)
