@@ -7,6 +7,7 @@ import pytest
 from tests.engine_support import (
     CN,
     CU,
+    DAY,
     DOMESTIC,
     GB,
     NG,
@@ -799,3 +800,22 @@ def test_a_risky_call_to_one_satellite_system_leaves_the_others_reachable() -> N
     denials = actions(out, ActionKind.DENY_DESTINATION)
     assert [(a.country, a.prefix) for a in denials] == [("001", "882")]
     assert next(d for d in decisions(out) if d.call_id == later).allow
+
+
+def test_a_refused_call_to_a_persons_contact_is_no_new_evidence() -> None:
+    # Every other night at 2 a.m. the customer calls one Iridium phone; the first three are
+    # refused. The fourth (another call abroad in progress, so the repeat-contact evidence is not
+    # weighed) is refused too, but the number is by then dialled as a person dials it: it neither
+    # denies the range for a day nor keeps the case open, which then closes after its quiet hours.
+    tr = Traffic()
+    office_history(tr, "ship", days=35, intl=[US])
+    for d in (20, 22, 24, 26):
+        tr.call("ship", at(d, 2), SAT, 240)
+    tr.call("ship", at(26, 1.9), US, 1800)
+    engine, out = run([customer("ship")], tr.ordered())
+    refused = [d for d in decisions(out) if not d.allow]
+    assert [round((d.time - at(0, 0)) / DAY) for d in refused] == [20, 22, 24, 26]
+    denials = actions(out, ActionKind.DENY_DESTINATION)
+    assert [round((a.time - at(0, 0)) / DAY) for a in denials] == [20, 22, 24]
+    (case,) = engine.policy.closed_cases  # type: ignore[attr-defined]
+    assert case.last_evidence < at(26, 0)

@@ -528,7 +528,8 @@ class TollguardPolicy:
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and reason is DenyReason.DESTINATION_DENIED:
             case.high_risk_attempts += 1
-            case.last_evidence = ctx.time
+            if not self._to_contact(ctx):
+                case.last_evidence = ctx.time
             if ctx.e164:
                 case.add_risky_number(ctx.time, ctx.e164, self.cfg.case.distinct_numbers_window_s)
         if reason is DenyReason.CUSTOMER_REQUESTED:
@@ -681,6 +682,17 @@ class TollguardPolicy:
             evs.append(Evidence("open_case", lr, "open_fraud_case", facts))
         return evs
 
+    def _to_contact(self, ctx: CallContext) -> bool:
+        """Whether the call goes to a number the customer dials as a person does
+        (``repeat_contact``): refused, it is still no new evidence that keeps a case open."""
+        cust = self.customers.get(ctx.subscriber_id)
+        if cust is None or cust.repeats is None or not ctx.e164:
+            return False
+        rc = self.cfg.repeat_contact
+        return cust.repeats.is_contact(
+            ctx.e164, ctx.day, rc.min_days, rc.max_per_day, rc.window_days
+        )
+
     def _bruteforced(self, ctx: CallContext) -> bool:
         """True if this customer's SIP credential was brute-forced from this call's address."""
         if ctx.source_ip is None:
@@ -756,7 +768,12 @@ class TollguardPolicy:
         }
         case = self._open_case(sid, ctx.time, log_odds, facts, out)
         case.high_risk_attempts += 1
-        case.last_evidence = ctx.time
+        to_contact = self._to_contact(ctx)
+        if not to_contact:
+            # A person redialling their contact is refused, but is no new evidence: the case
+            # closes after its quiet hours (and the profile learns again) unless something else
+            # happens (otherwise a ship operator nobody reaches stays under suspicion for good).
+            case.last_evidence = ctx.time
         case.best_call_log_odds = max(case.best_call_log_odds, log_odds)
         case.peak_concurrent = max(case.peak_concurrent, concurrent)
         cust = self.customer(sid)
@@ -780,7 +797,7 @@ class TollguardPolicy:
                 facts,
             )
         )
-        subject = denial_subject(ctx)
+        subject = None if to_contact else denial_subject(ctx)
         if subject and self.engine.controls.destination_denied(sid, subject) is None:
             if ctx.region:
                 case.countries.add(ctx.region)
