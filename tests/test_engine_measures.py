@@ -819,3 +819,18 @@ def test_a_refused_call_to_a_persons_contact_is_no_new_evidence() -> None:
     assert [round((a.time - at(0, 0)) / DAY) for a in denials] == [20, 22, 24]
     (case,) = engine.policy.closed_cases  # type: ignore[attr-defined]
     assert case.last_evidence < at(26, 0)
+
+
+def test_a_suspension_spares_contacts_an_attack_of_many_numbers_pushed_out_of_memory() -> None:
+    # The dialler walks fifty numbers before the contact attempts run out: more than the
+    # customer's repeat-contact memory keeps. The contacts established when the case opened are
+    # what the suspension spares.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[CN])
+    for k in range(50):
+        tr.call("biz", at(33, 1.0) + k * 25, CU[:-2] + f"{k:02d}", 20)
+    partner = tr.call("biz", at(35, 9.6), CN, 300)
+    _, out = run([customer("biz")], tr.ordered())
+    (suspension,) = actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+    assert suspension.evidence["established_contacts_still_reachable"] == 1
+    assert next(d for d in decisions(out, "biz") if d.call_id == partner).allow

@@ -56,7 +56,10 @@ class Case:
     attempts: list[ContactAttempt] = field(default_factory=list)
     last_evidence: float = 0.0
     closed_reason: str = ""
-    # Numbers a suspension spares: contacts the customer called day after day before the case.
+    # The customer's established contacts when the case opened (an attack's hundreds of numbers
+    # soon push them out of the customer's repeat-contact memory), and the numbers a suspension
+    # spares: those of them the attack did not dial.
+    established: frozenset[str] = frozenset()
     spared: frozenset[str] = frozenset()
 
     def add_risky_number(self, t: float, number: str, window_s: float) -> None:

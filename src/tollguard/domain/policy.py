@@ -955,6 +955,7 @@ class TollguardPolicy:
             self._learn_held(sid, t)  # what is past its hold was before the anomaly
             self.held.pop(sid, None)  # the rest came with it
             case.evidence = facts
+            case.established = self._established_contacts(case)
             self._contact(case, t, out)
         else:
             case.log_odds = max(case.log_odds, log_odds)
@@ -1037,7 +1038,8 @@ class TollguardPolicy:
             "countries": sorted(case.countries),
             "numbers_dialled": len(case.numbers),
         }
-        case.spared = self._established_contacts(case)
+        before = getattr(case, "established", frozenset())  # absent from older snapshots
+        case.spared = self._established_contacts(case) | before.difference(case.numbers)
         if case.spared:
             evidence["established_contacts_still_reachable"] = len(case.spared)
         case.state = CaseState.SUSPENDED  # before cutting calls: their ends re-enter the meter
