@@ -1038,7 +1038,8 @@ class TollguardPolicy:
             "countries": sorted(case.countries),
             "numbers_dialled": len(case.numbers),
         }
-        before = getattr(case, "established", frozenset())  # absent from older snapshots
+        # absent from snapshots taken before it was kept
+        before: frozenset[str] = getattr(case, "established", frozenset())
         case.spared = self._established_contacts(case) | before.difference(case.numbers)
         if case.spared:
             evidence["established_contacts_still_reachable"] = len(case.spared)
