@@ -834,3 +834,19 @@ def test_a_suspension_spares_contacts_an_attack_of_many_numbers_pushed_out_of_me
     (suspension,) = actions(out, ActionKind.SUSPEND_INTERNATIONAL)
     assert suspension.evidence["established_contacts_still_reachable"] == 1
     assert next(d for d in decisions(out, "biz") if d.call_id == partner).allow
+
+
+def test_a_suspension_spares_calls_to_the_victims_usual_country_not_the_attacks() -> None:
+    # The office calls China every weekday; after the break-in its call to a new number in China
+    # is weighed and goes through, while the attack's own countries stay suspended.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[CN])
+    pbx_attack(tr, "biz", day=33, ip="203.0.113.10")
+    branch = tr.call("biz", at(35, 9.8), CN[:-4] + "4321", 300)
+    cuba = tr.call("biz", at(35, 10.2), CU, 300)
+    _, out = run([customer("biz")], tr.ordered())
+    assert actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+    by_id = {d.call_id: d for d in decisions(out, "biz")}
+    assert by_id[branch].allow
+    assert by_id[branch].reasons[0] == "established_contact_during_suspension"
+    assert by_id[cuba].reasons == ("international_suspended",)

@@ -60,6 +60,9 @@ class Case:
     # soon push them out of the customer's repeat-contact memory), and the numbers a suspension
     # spares: those of them the attack did not dial.
     established: frozenset[str] = frozenset()
+    # Destinations (policy.destination_key) the customer's learned calls went to at least twice
+    # before the case opened: a suspension spares calls to them too, still weighed.
+    usual_destinations: frozenset[str] = frozenset()
     spared: frozenset[str] = frozenset()
 
     def add_risky_number(self, t: float, number: str, window_s: float) -> None:

@@ -956,6 +956,11 @@ class TollguardPolicy:
             self.held.pop(sid, None)  # the rest came with it
             case.evidence = facts
             case.established = self._established_contacts(case)
+            novelty = self.customer(sid).novelty
+            if novelty is not None:
+                case.usual_destinations = frozenset(
+                    k for k, n in novelty.countries.items() if n >= 2
+                )
             self._contact(case, t, out)
         else:
             case.log_odds = max(case.log_odds, log_odds)
@@ -1014,7 +1019,10 @@ class TollguardPolicy:
         case = self.cases.get(ctx.subscriber_id)
         if case is None or case.state is not CaseState.SUSPENDED or not ctx.e164:
             return False
-        return ctx.e164 in getattr(case, "spared", ())  # absent from older snapshots
+        if ctx.e164 in getattr(case, "spared", ()):  # absent from older snapshots
+            return True
+        usual = getattr(case, "usual_destinations", ())
+        return ctx.region not in case.countries and destination_key(ctx) in usual
 
     def _maybe_suspend(self, case: Case, t: float, out: list[Output]) -> None:
         cfg = self.cfg.case
