@@ -13,6 +13,7 @@ import pytest
 from bench.altsim import Config, generate
 from bench.altsim.netaddr import POOLS, random_ip
 
+from tests.test_simulate import FILES  # the same contract: the files of a simulated data set
 from tollguard.adapters.readers import (
     ReadSummary,
     read_cdrs,
@@ -22,15 +23,6 @@ from tollguard.adapters.readers import (
 from tollguard.app.backtest import load_truth
 from tollguard.domain.numbering import NumberClassifier
 
-FILES = (
-    "subscribers.csv",
-    "cdrs.csv",
-    "sip_events.csv",
-    "truth/incidents.csv",
-    "truth/fraud_calls.csv",
-    "truth/lookalikes.csv",
-    "truth/meta.json",
-)
 SMALL = Config(subscribers=260, days=12, seed=5, start=date(2026, 9, 14), attacks_from_day=6)
 
 
