@@ -241,7 +241,7 @@ def test_home_numbers_are_told_exactly_as_the_classifier_tells_them() -> None:
         classifier = NumberClassifier(NumberingPlan.for_region(region))
         engine = Engine([], classifier=classifier)
         for raw in samples:
-            if engine._home_number(raw):
+            if engine.row_facts.home_number(raw):
                 dest = engine._destination(raw)
                 assert dest[0] is False, (region, raw)
 
