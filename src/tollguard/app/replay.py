@@ -11,8 +11,11 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import repeat
@@ -179,6 +182,41 @@ class _SipFeed:
             self.next = None
 
 
+class _Sender:
+    """Sends the reading process's messages from a thread, so that it reads on while the
+    replaying process is busy (up to ``ahead`` messages): through the pipe alone it would stay
+    about one batch ahead and the replaying process would wait on every slow batch."""
+
+    def __init__(self, conn: Any, ahead: int = 32) -> None:
+        from multiprocessing.reduction import ForkingPickler
+
+        self._dumps = ForkingPickler.dumps
+        self._conn = conn
+        self._queue: queue.Queue[Any] = queue.Queue(ahead)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (blob := self._queue.get()) is not None:
+            if self._error is None:  # after an error, drain: send() must not block
+                try:
+                    self._conn.send_bytes(blob)  # one write, without the GIL
+                except BaseException as exc:  # the replaying process is gone
+                    self._error = exc
+
+    def send(self, message: object) -> None:
+        """Queue a message (pickled here, as ``Connection.send`` would)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(self._dumps(message))
+
+    def close(self) -> None:
+        """Send what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+
 def _read_in_child(
     path: Path,
     sip_path: Path | None,
@@ -196,6 +234,7 @@ def _read_in_child(
     process dies (``kill -9``), this one would wait forever on a full pipe it reads itself."""
     if parent_end is not None:
         parent_end.close()
+    out = _Sender(conn)
     try:
         sips = _SipFeed(sip_path)
         rows: list[CallRow] = []
@@ -210,7 +249,7 @@ def _read_in_child(
         # What the engine's domestic path would compute of each call, computed here.
         facts = RowFacts.for_config(config or EngineConfig(), locator)
         home = facts.home
-        conn.send(("k", facts.key))
+        out.send(("k", facts.key))
 
         def look_up(ip: str) -> None:
             if ip not in looked_up:
@@ -222,17 +261,17 @@ def _read_in_child(
             for row in rows:
                 look_up(row[1])
             if infos:
-                conn.send(("i", infos.copy()))
+                out.send(("i", infos.copy()))
                 infos.clear()
             if rows:
-                conn.send(("s", rows))
+                out.send(("s", rows))
 
         def flush() -> None:
             for row in rows:
                 if row[6] is not None:
                     look_up(row[6])
             send_sips(last)
-            conn.send(("c", (rows, homes, bad)))
+            out.send(("c", (rows, homes, bad)))
 
         for item in read_cdr_calls(path):
             if item.__class__ is tuple:
@@ -250,11 +289,13 @@ def _read_in_child(
                 rows, homes, bad = [], [], []
         flush()
         send_sips(math.inf)
-        conn.send(("q", sips.quarantined))
-        conn.send(None)
+        out.send(("q", sips.quarantined))
+        out.send(None)
     except BaseException as exc:  # reported, then the replay falls back to reading in-process
-        conn.send(("failed", repr(exc)))
+        with suppress(BaseException):  # unless the replaying process is gone
+            out.send(("failed", repr(exc)))
     finally:
+        out.close()
         conn.close()
 
 
