@@ -257,14 +257,14 @@ def _read_in_child(
                 infos[ip] = locator.lookup(ip)
 
         def send_sips(limit: float) -> None:
-            rows = sips.up_to(limit)
-            for row in rows:
-                look_up(row[1])
+            sip_rows = sips.up_to(limit)
+            for sip_row in sip_rows:
+                look_up(sip_row[1])
             if infos:
                 out.send(("i", infos.copy()))
                 infos.clear()
-            if rows:
-                out.send(("s", rows))
+            if sip_rows:
+                out.send(("s", sip_rows))
 
         def flush() -> None:
             for row in rows:
