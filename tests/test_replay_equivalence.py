@@ -12,6 +12,7 @@ import json
 import random
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,16 +20,28 @@ from tollguard.adapters.readers import read_cdrs
 from tollguard.adapters.readers.cdrs import read_cdr_calls
 from tollguard.app.replay import (
     OutputFormatter,
+    StreamedReplay,
     load_calls,
     load_inputs,
     run_engine,
     run_outputs,
     write_jsonl,
+    write_output_batches,
     write_outputs,
 )
 from tollguard.app.simulate import SimulationConfig, simulate
-from tollguard.domain.engine import Engine
-from tollguard.domain.events import Action, ActionKind, Alert, Decision, Severity, Terminate
+from tollguard.domain.config import EngineConfig
+from tollguard.domain.engine import Engine, RowFacts
+from tollguard.domain.events import (
+    Action,
+    ActionKind,
+    Alert,
+    Decision,
+    Output,
+    Severity,
+    Terminate,
+)
+from tollguard.domain.ipinfo import IpLocator
 from tollguard.domain.numbering import NumberClassifier, NumberingPlan
 from tollguard.domain.records import QuarantinedRow
 
@@ -241,7 +254,7 @@ def test_home_numbers_are_told_exactly_as_the_classifier_tells_them() -> None:
         classifier = NumberClassifier(NumberingPlan.for_region(region))
         engine = Engine([], classifier=classifier)
         for raw in samples:
-            if engine._home_number(raw):
+            if engine.row_facts.home_number(raw):
                 dest = engine._destination(raw)
                 assert dest[0] is False, (region, raw)
 
@@ -329,3 +342,130 @@ def test_cli_replay_of_unsorted_sip_events_starts_over_and_matches(
     write_jsonl(run_engine(Engine(inputs.subscribers, fast=False), inputs), general)
     got = _cli_replay(sips.parent, carrier / "cdrs.csv", tmp_path / "cli.jsonl")
     assert got == general.read_bytes()
+
+
+_CALLEES = [
+    "0312345678",
+    "+81312345678",
+    "09012345678",
+    "0101212555123",
+    "010",
+    "0033",
+    "00331212555123",
+    "0011442079460000",
+    "1840312345678",
+    "1860312345678",
+    "+12125551234",
+    "12125551234",
+    "+442079460000",
+    "02079460000",
+    "+9779851234567",
+    "+919812345678",
+    "09812345678",
+    "1234",
+]
+_IPS = [
+    None,
+    "",
+    "203.0.113.10",
+    "8.8.8.8",
+    "126.1.2.3",
+    "10.1.2.3",
+    "192.168.0.1",
+    "100.64.1.1",
+    "127.0.0.1",
+    "2001:db8::1",
+    "2400:4050::1",
+    "::ffff:1.1.1.1",
+    "1.2.3.4:5060",
+    "bogus",
+]
+_ZONES = [
+    EngineConfig(),
+    EngineConfig(home_region="US", timezone="America/New_York"),  # DST, US holidays
+    EngineConfig(home_region="GB", timezone="Europe/London"),
+    EngineConfig(home_region="IN", timezone="Asia/Kolkata"),  # DST-free, half-hour offset
+    EngineConfig(home_region="NP", timezone="Asia/Kathmandu"),  # 5:45
+]
+
+
+@pytest.mark.parametrize("cfg", _ZONES, ids=lambda c: c.home_region)
+def test_row_facts_computed_ahead_are_what_the_general_path_computes(cfg: EngineConfig) -> None:
+    """The facts the replay's reading process computes of each call (a RowFacts made from the
+    config alone) are those of the engine's general path: domestic, local day and bucket (DST
+    changes, holidays, odd offsets), and the source address (public, private, invalid)."""
+    ahead = RowFacts.for_config(cfg, IpLocator())
+    engine = Engine([], cfg)
+    assert ahead.key == engine.row_facts.key
+    times = [1_767_193_200.0 + k * 1800.0 for k in range(-60, 60)]  # New Year (JP, US, GB...)
+    times += [1_772_953_200.0 + k * 900.0 for k in range(-12, 12)]  # 2026-03-08 US change
+    times += [1_774_746_000.0 + k * 900.0 for k in range(-12, 12)]  # 2026-03-29 UK change
+    times += [1_777_593_600.0 + k * 3599.5 for k in range(24 * 9)]  # Golden Week, Memorial Day
+    rng = random.Random(11)
+    homes = 0
+    for t in times:
+        for callee in rng.sample(_CALLEES, 6):
+            ip = rng.choice(_IPS)
+            home = ahead.home(callee, t, ip)
+            if home is None:
+                continue
+            homes += 1
+            ctx = engine._context(t, "c", "s", callee, ip, None)
+            assert not ctx.international, (callee, cfg.home_region)
+            assert home == (ctx.day, ctx.bucket, ctx.ip_public, ctx.ip_network, ctx.ip_country)
+    assert homes > len(times)
+
+
+def _varied_cdrs(carrier: Path, out: Path) -> Path:
+    """The carrier's CDRs with some source addresses private, IPv6 or absent, and some callees
+    dialled as +E.164 or with an international prefix (still in start order)."""
+    import csv
+
+    rng = random.Random(5)
+    with (carrier / "cdrs.csv").open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    for row in rows[1:]:
+        if rng.random() < 0.2:
+            row[8] = rng.choice(["10.1.2.3", "192.168.7.7", "100.64.1.1", "2400:4050::1", ""])
+        if rng.random() < 0.05 and row[3].startswith("0") and not row[3].startswith("010"):
+            row[3] = rng.choice(["+81" + row[3][1:], "010" + "81" + row[3][1:]])
+    path = out / "cdrs.csv"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("engine_cfg", "reader_cfg", "ahead"),
+    [
+        (_ZONES[1], _ZONES[1], True),  # facts computed by the reading process are used
+        (_ZONES[1], _ZONES[0], False),  # computed for another calendar and plan: not used
+        (_ZONES[0], _ZONES[0], True),
+    ],
+    ids=["US", "US-read-as-JP", "JP"],
+)
+def test_streamed_replay_with_facts_computed_ahead_matches_the_general_path(
+    carrier: Path, tmp_path: Path, engine_cfg: EngineConfig, reader_cfg: EngineConfig, ahead: bool
+) -> None:
+    cdrs = _varied_cdrs(carrier, tmp_path)
+    subs, sips = carrier / "subscribers.csv", carrier / "sip_events.csv"
+    inputs = load_inputs(subs, cdrs, sips)
+    general = tmp_path / "general.jsonl"
+    write_jsonl(run_engine(Engine(inputs.subscribers, engine_cfg, fast=False), inputs), general)
+
+    replay = StreamedReplay(subs, cdrs, sips, reader_cfg)
+    engine = Engine(replay.subscribers, engine_cfg)
+    used = 0
+    own = engine.call_started_home
+
+    def counted(*args: Any) -> list[Output]:
+        nonlocal used
+        used += 1
+        return own(*args)
+
+    engine.call_started_home = counted  # type: ignore[method-assign]
+    fmt = OutputFormatter(engine_cfg.timezone)
+    streamed = tmp_path / "streamed.jsonl"
+    write_output_batches(replay.batches(engine), streamed, fmt)
+    assert streamed.read_bytes() == general.read_bytes()
+    assert (used > replay.calls // 2) if ahead else used == 0

@@ -11,10 +11,14 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from itertools import repeat
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -28,7 +32,7 @@ from tollguard.adapters.readers import (
 )
 from tollguard.adapters.readers.cdrs import CallRow, read_cdr_calls
 from tollguard.domain.config import EngineConfig
-from tollguard.domain.engine import Engine
+from tollguard.domain.engine import Engine, HomeFacts, RowFacts
 from tollguard.domain.events import (
     Action,
     Alert,
@@ -130,6 +134,11 @@ class StreamFailed(Exception):
 
 _BATCH = 8192
 
+#: Calls for :func:`_run_fast`: rows in start order and, for each, its
+#: :meth:`RowFacts.home <tollguard.domain.engine.RowFacts.home>` computed ahead (None: not
+#: computed, or not a home-country number).
+_Batch = tuple[list[CallRow], Iterable[HomeFacts | None]]
+
 
 #: SIP event rows as sent by the reading process: (time, source_ip, username, event, user_agent).
 _SipRow = tuple[float, str, str, str, str]
@@ -173,24 +182,74 @@ class _SipFeed:
             self.next = None
 
 
-def _read_in_child(path: Path, sip_path: Path | None, conn: Any, parent_end: Any = None) -> None:
-    """The reading process of :class:`StreamedReplay`. Messages: ``("c", CDR items)``, each
-    batch preceded by ``("s", SIP rows)`` up to its last start; at the end the remaining SIP
-    rows, ``("q", quarantined SIP rows)`` and ``None``; ``("failed", why)`` on any error.
+class _Sender:
+    """Sends the reading process's messages from a thread, so that it reads on while the
+    replaying process is busy (up to ``ahead`` messages): through the pipe alone it would stay
+    about one batch ahead and the replaying process would wait on every slow batch."""
+
+    def __init__(self, conn: Any, ahead: int = 32) -> None:
+        from multiprocessing.reduction import ForkingPickler
+
+        self._dumps = ForkingPickler.dumps
+        self._conn = conn
+        self._queue: queue.Queue[Any] = queue.Queue(ahead)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (blob := self._queue.get()) is not None:
+            if self._error is None:  # after an error, drain: send() must not block
+                try:
+                    self._conn.send_bytes(blob)  # one write, without the GIL
+                except BaseException as exc:  # the replaying process is gone
+                    self._error = exc
+
+    def send(self, message: object) -> None:
+        """Queue a message (pickled here, as ``Connection.send`` would)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(self._dumps(message))
+
+    def close(self) -> None:
+        """Send what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+
+def _read_in_child(
+    path: Path,
+    sip_path: Path | None,
+    conn: Any,
+    parent_end: Any = None,
+    config: EngineConfig | None = None,
+) -> None:
+    """The reading process of :class:`StreamedReplay`. Messages: ``("k", RowFacts key)`` first,
+    then ``("c", (calls, their home facts, quarantined CDR rows))`` in start order, each batch
+    preceded by ``("s", SIP rows)`` up to its last start; at the end the remaining SIP rows,
+    ``("q", quarantined SIP rows)`` and ``None``; ``("failed", why)`` on any error (the CDRs
+    not in start order included).
 
     The reading end inherited through ``fork`` is closed first: otherwise, if the replaying
     process dies (``kill -9``), this one would wait forever on a full pipe it reads itself."""
     if parent_end is not None:
         parent_end.close()
+    out = _Sender(conn)
     try:
         sips = _SipFeed(sip_path)
-        batch: list[CallRow | QuarantinedRow] = []
+        rows: list[CallRow] = []
+        homes: list[HomeFacts | None] = []
+        bad: list[QuarantinedRow] = []
         last = -math.inf
         # Addresses are looked up here the first time they are seen and the answers sent
         # ahead ("i"), so the engine's (portable) locator finds them memoised.
         locator = IpLocator()
         looked_up: set[str] = set()
         infos: dict[str, IpInfo] = {}
+        # What the engine's domestic path would compute of each call, computed here.
+        facts = RowFacts.for_config(config or EngineConfig(), locator)
+        home = facts.home
+        out.send(("k", facts.key))
 
         def look_up(ip: str) -> None:
             if ip not in looked_up:
@@ -198,36 +257,45 @@ def _read_in_child(path: Path, sip_path: Path | None, conn: Any, parent_end: Any
                 infos[ip] = locator.lookup(ip)
 
         def send_sips(limit: float) -> None:
-            rows = sips.up_to(limit)
-            for row in rows:
-                look_up(row[1])
+            sip_rows = sips.up_to(limit)
+            for sip_row in sip_rows:
+                look_up(sip_row[1])
             if infos:
-                conn.send(("i", infos.copy()))
+                out.send(("i", infos.copy()))
                 infos.clear()
-            if rows:
-                conn.send(("s", rows))
+            if sip_rows:
+                out.send(("s", sip_rows))
 
         def flush() -> None:
-            for item in batch:
-                if item.__class__ is tuple and item[6] is not None:  # type: ignore[index]
-                    look_up(item[6])  # type: ignore[index,arg-type]
+            for row in rows:
+                if row[6] is not None:
+                    look_up(row[6])
             send_sips(last)
-            conn.send(("c", batch))
+            out.send(("c", (rows, homes, bad)))
 
         for item in read_cdr_calls(path):
-            batch.append(item)
-            if item.__class__ is tuple and item[3] > last:  # type: ignore[index]
-                last = item[3]  # type: ignore[index]
-            if len(batch) >= _BATCH:
+            if item.__class__ is tuple:
+                row: CallRow = item  # type: ignore[assignment]
+                t0 = row[3]
+                if t0 < last:
+                    raise StreamFailed("CDRs are not in start order")
+                last = t0
+                rows.append(row)
+                homes.append(home(row[2], t0, row[6]))
+            else:
+                bad.append(item)  # type: ignore[arg-type]
+            if len(rows) + len(bad) >= _BATCH:
                 flush()
-                batch = []
+                rows, homes, bad = [], [], []
         flush()
         send_sips(math.inf)
-        conn.send(("q", sips.quarantined))
-        conn.send(None)
+        out.send(("q", sips.quarantined))
+        out.send(None)
     except BaseException as exc:  # reported, then the replay falls back to reading in-process
-        conn.send(("failed", repr(exc)))
+        with suppress(BaseException):  # unless the replaying process is gone
+            out.send(("failed", repr(exc)))
     finally:
+        out.close()
         conn.close()
 
 
@@ -241,7 +309,13 @@ class StreamedReplay:
     starts over with :func:`load_calls`. :attr:`quarantined` is complete once the outputs are.
     """
 
-    def __init__(self, subscribers: Path, cdrs: Path, sip_events: Path | None) -> None:
+    def __init__(
+        self,
+        subscribers: Path,
+        cdrs: Path,
+        sip_events: Path | None,
+        config: EngineConfig | None = None,
+    ) -> None:
         import multiprocessing
 
         self.subscribers_quarantined: list[QuarantinedRow] = []
@@ -252,7 +326,9 @@ class StreamedReplay:
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(
-            target=_read_in_child, args=(cdrs, sip_events, child, self._conn), daemon=True
+            target=_read_in_child,
+            args=(cdrs, sip_events, child, self._conn, config),
+            daemon=True,
         )
         self._proc.start()
         child.close()
@@ -275,15 +351,17 @@ class StreamedReplay:
         """Bad rows of every file, in the order :func:`load_calls` gives them."""
         return self.subscribers_quarantined + self.cdrs_quarantined + self.sips_quarantined
 
-    def _calls(self, sips: list[SipEvent], engine: Engine) -> Iterator[CallRow]:
-        """The calls as they arrive; SIP events are appended to ``sips`` before any call
-        that starts at or after them."""
+    def _calls(self, sips: list[SipEvent], engine: Engine) -> Iterator[_Batch]:
+        """The calls in batches as they arrive, with their home facts when the reading
+        process computed them as ``engine`` does (the same :class:`RowFacts` key, a portable
+        locator); SIP events are appended to ``sips`` before any batch of calls that start at
+        or after them."""
         ips = engine.ips
         remember = ips.remember if ips.__class__ is IpLocator and ips.portable else None
         recv = self._conn.recv
         quarantined = self.cdrs_quarantined
         kinds = _SIP_KINDS
-        last = -math.inf
+        same_facts = False
         n = 0
         try:
             while True:
@@ -294,29 +372,27 @@ class StreamedReplay:
                 if message is None:
                     break
                 tag, batch = message
+                if tag == "c":
+                    rows, homes, bad = batch
+                    quarantined += bad
+                    n += len(rows)
+                    yield rows, homes if same_facts else repeat(None)
+                    continue
                 if tag == "s":
                     sips.extend(SipEvent(t, i, u, kinds[k], a) for t, i, u, k, a in batch)
-                    continue
-                if tag == "q":
-                    self.sips_quarantined = batch
                     continue
                 if tag == "i":
                     if remember is not None:
                         for ip, info in batch.items():
                             remember(ip, info)
                     continue
-                if tag != "c":
-                    raise StreamFailed(f"the reading process failed: {batch}")
-                for item in batch:
-                    if item.__class__ is tuple:
-                        t0 = item[3]  # type: ignore[index]
-                        if t0 < last:
-                            raise StreamFailed("CDRs are not in start order")
-                        last = t0
-                        n += 1
-                        yield item  # type: ignore[misc]
-                    else:
-                        quarantined.append(item)  # type: ignore[arg-type]
+                if tag == "k":
+                    same_facts = remember is not None and batch == engine.row_facts.key
+                    continue
+                if tag == "q":
+                    self.sips_quarantined = batch
+                    continue
+                raise StreamFailed(f"the reading process failed: {batch}")
         finally:
             self.calls = n
             self.close()
@@ -471,7 +547,8 @@ def run_outputs(
     calls = replay.calls
     sips = [_sip(e) for e in replay.sip_events]
     if engine.fast and _fast_ok(calls, sips):
-        for outs in _run_fast(engine, calls, sips, progress, len(calls)):
+        batches = ((calls[i : i + _BATCH], repeat(None)) for i in range(0, len(calls), _BATCH))
+        for outs in _run_fast(engine, batches, sips, progress, len(calls)):
             yield from outs
         return
     total = len(calls)
@@ -490,14 +567,17 @@ def run_outputs(
 
 def _run_fast(
     engine: Engine,
-    calls: Iterable[CallRow],
+    batches: Iterable[_Batch],
     sips: list[SipEvent],
     progress: Progress | None,
     total: int,
 ) -> Iterator[list[Output]]:
-    """The outputs of the fast replay loop, one list per engine call (see run_outputs)."""
+    """The outputs of the fast replay loop (see run_outputs), one list per batch of calls and
+    one for the drain. A call with home facts (see :class:`_Batch`) goes to
+    :meth:`Engine.call_started_home`, any other to :meth:`Engine.call_started`."""
     process = engine.process
     started = engine.call_started
+    started_home = engine.call_started_home
     active = engine.active
     dropped = engine.dropped
     push = heapq.heappush
@@ -505,40 +585,49 @@ def _run_fast(
     pending: list[tuple[float, int, int, Event]] = []
     si = seq = done = 0
     last_t = -math.inf
-    for call_id, sid, callee, t0, answered, t1, ip in calls:
-        while si < len(sips) and sips[si].time <= t0:  # sips may grow while calls are read
-            e = sips[si]
-            push(pending, (e.time, 1, seq, e))
-            seq += 1
-            si += 1
-        while pending and pending[0][0] <= t0:
-            yield process(pop(pending)[3])
-        yield started(t0, call_id, sid, callee, ip)
-        if t1 > last_t:
-            last_t = t1
-        if call_id in active:
-            if answered is not None:
-                push(pending, (answered, 2, seq, CallAnswered(answered, call_id)))
+    for rows, homes in batches:
+        outs: list[Output] = []
+        # homes may be repeat(None): not strict
+        for (call_id, sid, callee, t0, answered, t1, ip), home in zip(rows, homes, strict=False):
+            while si < len(sips) and sips[si].time <= t0:  # sips may grow between batches
+                e = sips[si]
+                push(pending, (e.time, 1, seq, e))
                 seq += 1
-            push(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
-            seq += 1
-        elif call_id in dropped:  # its answer is a no-op; its end forgets the call id
-            push(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
-            seq += 1
-        done += 1
-        if progress is not None and (done % 10_000 == 0 or done == total):
-            progress(done, total)
+                si += 1
+            while pending and pending[0][0] <= t0:
+                outs += process(pop(pending)[3])
+            if home is None:
+                outs += started(t0, call_id, sid, callee, ip)
+            else:
+                outs += started_home(t0, call_id, sid, callee, ip, home)
+            if t1 > last_t:
+                last_t = t1
+            if call_id in active:
+                if answered is not None:
+                    push(pending, (answered, 2, seq, CallAnswered(answered, call_id)))
+                    seq += 1
+                push(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
+                seq += 1
+            elif call_id in dropped:  # its answer is a no-op; its end forgets the call id
+                push(pending, (t1, 3, seq, CallEnded(t1, call_id, answered)))
+                seq += 1
+            done += 1
+            if progress is not None and (done % 10_000 == 0 or done == total):
+                progress(done, total)
+        yield outs
+    outs = []
     for e in sips[si:]:
         push(pending, (e.time, 1, seq, e))
         seq += 1
     while pending:
-        yield process(pop(pending)[3])
+        outs += process(pop(pending)[3])
     if sips and sips[-1].time > last_t:
         last_t = sips[-1].time
     if done or sips:
         # The general path's last event (an end left out here, perhaps) set the engine's clock.
         engine.now = max(engine.now, last_t)
-        yield engine.advance(last_t + DRAIN_SECONDS)
+        outs += engine.advance(last_t + DRAIN_SECONDS)
+    yield outs
 
 
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))

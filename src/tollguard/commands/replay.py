@@ -63,7 +63,7 @@ def replay_command(
     try:
         cfg = EngineConfig.load(config) if config is not None else EngineConfig()
         if StreamedReplay.available(cdrs):  # CDRs read by a second process meanwhile
-            inputs = StreamedReplay(subscribers, cdrs, sip_events)
+            inputs = StreamedReplay(subscribers, cdrs, sip_events, cfg)
         else:
             inputs = load_calls(subscribers, cdrs, sip_events)
         engine = Engine(

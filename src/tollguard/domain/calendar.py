@@ -14,10 +14,12 @@ TIME_BUCKETS = 12
 class LocalCalendar:
     """Maps event times to local hour, day and time-of-week bucket. Cached per local hour."""
 
-    __slots__ = ("_cache", "_holidays", "_last", "_tz")
+    __slots__ = ("_cache", "_holidays", "_last", "_tz", "key")
 
     def __init__(self, timezone: str = "Asia/Tokyo", holiday_country: str = "JP") -> None:
         self._tz = ZoneInfo(timezone)
+        #: what the calendar's answers depend on
+        self.key = (timezone, holiday_country)
         self._holidays = holidays.country_holidays(holiday_country)
         self._cache: dict[int, tuple[int, int, bool]] = {}
         self._last: tuple[int, int, int] = (-(2**63), 0, 0)  # hour key, day, bucket

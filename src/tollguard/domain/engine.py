@@ -109,6 +109,71 @@ class ActiveCall:
 SPARED_BY_SUSPENSION = "established_contact_during_suspension"
 
 
+#: What the engine's domestic path needs of a call to a home-country number: (local day,
+#: time-of-week bucket, public source address, its network, its country); see :class:`RowFacts`.
+HomeFacts = tuple[int, int, bool, str | None, str | None]
+
+
+class RowFacts:
+    """The facts of a call that follow from its row alone (callee, start, source address) and
+    the engine's numbering plan, calendar and (portable) locator, as the engine computes them.
+
+    The engine makes its own; a replay's reading process makes one from the same config and
+    computes them ahead (:meth:`Engine.call_started_home`). Two with equal :attr:`key` give the
+    same facts when both locators are portable (``tests/test_replay_equivalence.py``).
+    """
+
+    __slots__ = ("_calendar", "_carrier_heads", "_dial_prefixes", "_home_plus", "_ips", "key")
+
+    def __init__(self, plan: NumberingPlan, calendar: LocalCalendar, ips: IpLocator) -> None:
+        self._home_plus = f"+{plan.calling_code}"
+        self._dial_prefixes = plan.international_prefixes
+        self._carrier_heads = frozenset(c[:2] for c in plan.carrier_prefixes)
+        self._calendar = calendar
+        self._ips = ips
+        self.key = (self._home_plus, self._dial_prefixes, self._carrier_heads, calendar.key)
+
+    @classmethod
+    def for_config(cls, config: EngineConfig, ips: IpLocator) -> RowFacts:
+        """The facts an :class:`Engine` of ``config`` (default classifier) computes."""
+        plan = NumberingPlan.for_region(config.home_region)
+        return cls(plan, LocalCalendar(config.timezone, config.home_region), ips)
+
+    def home_number(self, callee: str) -> bool:
+        """True when ``callee`` certainly has the home calling code, hence is domestic, read
+        without classifying it (most calls; tested against the classifier).
+
+        ``+`` and the home code, or digits as dialled with neither an international prefix nor
+        the start of a carrier prefix: :class:`NumberClassifier` reads the latter as the home
+        code and the rest (after the trunk prefix, if any), so every branch of its
+        classification (too short, too long, or a home-code number) is not international, and
+        the engine's own test (no E.164 but an international prefix) fails too.
+        """
+        if callee[:1] == "+":
+            return (
+                callee.startswith(self._home_plus) and callee.isascii() and callee[1:].isdecimal()
+            )
+        return (
+            callee.isascii()
+            and callee.isdecimal()
+            and not callee.startswith(self._dial_prefixes)
+            and callee[:2] not in self._carrier_heads
+        )
+
+    def local(self, t: float, source_ip: str | None) -> HomeFacts:
+        """The local day and bucket of a call starting at ``t``, and its source address."""
+        day, bucket = self._calendar.day_bucket(t)
+        ip = source_ip or None
+        if ip is None:
+            return day, bucket, False, None, None
+        ipi = self._ips.lookup(ip)
+        return day, bucket, ipi.scope is IpScope.PUBLIC, ipi.network, ipi.country
+
+    def home(self, callee: str, t: float, source_ip: str | None) -> HomeFacts | None:
+        """:meth:`local` of a call to a :meth:`home_number`, else None."""
+        return self.local(t, source_ip) if self.home_number(callee) else None
+
+
 class Policy(Protocol):
     """What the engine asks of a policy."""
 
@@ -183,11 +248,7 @@ class Engine:
         self.restricted = restricted or RestrictedDestinationList.default()
         self.calendar = LocalCalendar(self.config.timezone, self.config.home_region)
         self.band_edges = band_edges(reference_rate(self.tariff, self.classifier.plan.calling_code))
-        plan = self.classifier.plan
-        # What _home_number needs of the plan (see there).
-        self._home_plus = f"+{plan.calling_code}"
-        self._dial_prefixes = plan.international_prefixes
-        self._carrier_heads = frozenset(c[:2] for c in plan.carrier_prefixes)
+        self.row_facts = RowFacts(self.classifier.plan, self.calendar, self.ips)
         self._cc_region: dict[int, str | None] = {}
         self._cc_rate: dict[int, float] = {}
         self.controls = Controls()
@@ -293,6 +354,30 @@ class Engine:
         self._call_started(t, call_id, subscriber_id, callee, source_ip, out)
         return out
 
+    def call_started_home(
+        self,
+        time: float,
+        call_id: str,
+        subscriber_id: str,
+        callee: str,
+        source_ip: str | None,
+        home: HomeFacts,
+    ) -> list[Output]:
+        """:meth:`call_started` of a call whose ``row_facts.home(callee, time, source_ip)`` is
+        ``home`` (not None), computed ahead by a :class:`RowFacts` with the same ``key`` (the
+        replay's reading process): the domestic path starts from these facts."""
+        t = time if time >= self.now else self.now
+        nt = self.next_tick
+        out = self.advance(t) if nt is None or nt <= t else []
+        self.now = t
+        if not (
+            t == time
+            and self.fast
+            and self._domestic_fast(t, call_id, subscriber_id, source_ip, home, out)
+        ):
+            self._call_started(t, call_id, subscriber_id, callee, source_ip, out)
+        return out
+
     # -- calls -----------------------------------------------------------------------------
     def _destination(self, callee: str, rate_domestic: bool = True) -> Destination:
         """Classify and rate a dialled number (without ``rate_domestic``, a domestic number's
@@ -393,7 +478,9 @@ class Engine:
     ) -> None:
         dest = None
         if self.fast:
-            if self._home_number(callee) and self._domestic_fast(t, call_id, sid, source_ip, out):
+            facts = self.row_facts
+            home = facts.home(callee, t, source_ip)
+            if home is not None and self._domestic_fast(t, call_id, sid, source_ip, home, out):
                 return
             cache = self._destinations
             dest = cache.get(callee)
@@ -403,7 +490,7 @@ class Engine:
                     cache.clear()
                 cache[callee] = dest
             if not dest[0]:
-                if self._domestic_fast(t, call_id, sid, source_ip, out):
+                if self._domestic_fast(t, call_id, sid, source_ip, facts.local(t, source_ip), out):
                     return
                 dest = None  # its rate facts are placeholders: the general path computes them
         ctx = self._context(t, call_id, sid, callee, source_ip, dest)
@@ -435,43 +522,24 @@ class Engine:
         if not allow:
             self.dropped.add(call_id)
 
-    def _home_number(self, callee: str) -> bool:
-        """True when ``callee`` certainly has the home calling code, hence is domestic, read
-        without classifying it (most calls; tested against the classifier).
-
-        ``+`` and the home code, or digits as dialled with neither an international prefix nor
-        the start of a carrier prefix: :class:`NumberClassifier` reads the latter as the home
-        code and the rest (after the trunk prefix, if any), so every branch of its
-        classification (too short, too long, or a home-code number) is not international, and
-        the engine's own test (no E.164 but an international prefix) fails too.
-        """
-        if callee[:1] == "+":
-            return (
-                callee.startswith(self._home_plus) and callee.isascii() and callee[1:].isdecimal()
-            )
-        return (
-            callee.isascii()
-            and callee.isdecimal()
-            and not callee.startswith(self._dial_prefixes)
-            and callee[:2] not in self._carrier_heads
-        )
-
     def _domestic_fast(
-        self, t: float, call_id: str, sid: str, source_ip: str | None, out: list[Output]
+        self,
+        t: float,
+        call_id: str,
+        sid: str,
+        source_ip: str | None,
+        home: HomeFacts,
+        out: list[Output],
     ) -> bool:
-        """A domestic call without a :class:`CallContext`: the controls only check its source
-        address, and the policy only learns from it. False when the general path must run (the
-        address is blocked)."""
+        """A domestic call without a :class:`CallContext`, from its :class:`RowFacts`: the
+        controls only check its source address, and the policy only learns from it. False when
+        the general path must run (the address is blocked)."""
         ip = source_ip or None
-        if ip is None:
-            public, network, country = False, None, None
-        else:
+        if ip is not None:
             block = self.controls.ip_blocked(ip)
             if block is not None and block.active(t):
                 return False
-            ipi = self.ips.lookup(ip)
-            public, network, country = ipi.scope is IpScope.PUBLIC, ipi.network, ipi.country
-        day, bucket = self.calendar.day_bucket(t)
+        day, bucket, public, network, country = home
         self.policy.learn_domestic(sid, day, bucket, ip, public, network, country)
         out.append(_allowed(t, call_id, sid))
         return True
@@ -591,7 +659,7 @@ class Engine:
         self.policy.engine = self  # type: ignore[attr-defined]
 
 
-_NOT_STATE = {"classifier", "tariff", "ips", "calendar", "fast", "_destinations"}
+_NOT_STATE = {"classifier", "tariff", "ips", "calendar", "row_facts", "fast", "_destinations"}
 
 
 @dataclass(frozen=True, slots=True)
