@@ -122,10 +122,10 @@ def bench_decision() -> list[BenchResult]:
         if isinstance(event, CallStarted):
             international = classify(event.callee).international
             start = clock()
-            out = process(event)
+            outputs = process(event)
             took = (clock() - start) / 1000.0
             times[international].append(took)
-            decision = next(o for o in reversed(out) if isinstance(o, Decision))
+            decision = next(o for o in reversed(outputs) if isinstance(o, Decision))
             if international and (decision.allow or decision.reasons[:1] == ("fraud_risk",)):
                 assessed.append(took)
         else:
