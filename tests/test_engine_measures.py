@@ -845,7 +845,8 @@ def test_a_suspension_spares_calls_to_the_victims_usual_country_not_the_attacks(
     branch = tr.call("biz", at(35, 9.8), CN[:-4] + "4321", 300)
     cuba = tr.call("biz", at(35, 10.2), CU, 300)
     _, out = run([customer("biz")], tr.ordered())
-    assert actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+    (suspension,) = actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+    assert suspension.evidence["usual_destinations_still_reachable"] == 1
     by_id = {d.call_id: d for d in decisions(out, "biz")}
     assert by_id[branch].allow
     assert by_id[branch].reasons[0] == "established_contact_during_suspension"

@@ -1051,6 +1051,9 @@ class TollguardPolicy:
         case.spared = self._established_contacts(case) | before.difference(case.numbers)
         if case.spared:
             evidence["established_contacts_still_reachable"] = len(case.spared)
+        usual: frozenset[str] = getattr(case, "usual_destinations", frozenset()) - case.countries
+        if usual:  # counted, not listed, like the contacts
+            evidence["usual_destinations_still_reachable"] = len(usual)
         case.state = CaseState.SUSPENDED  # before cutting calls: their ends re-enter the meter
         control = Control(ControlKind.SUSPENSION, sid, reason, t, math.inf, ACTOR)
         self.engine.put_control(
