@@ -485,7 +485,7 @@ def test_result_loss_curve_is_cumulative(data_dir: Path) -> None:
     assert [round(v) for _t, v in curve] == [1200, 2400, 3600, 5100]
     assert [t for t, _v in curve] == sorted(t for t, _v in curve)
     tg = result.policies["tollguard"].loss_curve
-    assert tg[0] == (at(2.5), pytest.approx(240.0))
+    assert tg[0][0] == at(2.5) and tg[0][1] == pytest.approx(240.0)
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:

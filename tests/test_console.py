@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Route
@@ -108,9 +109,10 @@ def login(c: TestClient, username: str, password: str = PASSWORD) -> TestClient:
     return c
 
 
-def post(c: TestClient, url: str, form_page: str, **data: str) -> object:
+def post(c: TestClient, url: str, form_page: str, **data: str) -> httpx.Response:
     token = csrf_of(c.get(form_page).text)
-    return c.post(url, data={"csrf": token, **data}, follow_redirects=True)
+    response: httpx.Response = c.post(url, data={"csrf": token, **data}, follow_redirects=True)
+    return response
 
 
 @pytest.fixture

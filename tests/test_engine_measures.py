@@ -198,9 +198,9 @@ def test_live_exposure_cuts_a_long_call_mid_way() -> None:
     # Low-and-slow: ordinary-looking calls to a mid-priced range that run for many hours.
     cid = tr.call("home", at(29, 13), "0102348031234500", 8 * 3600, None)
     _, out = run([home], tr.ordered())
-    d = next(x for x in decisions(out) if x.call_id == cid)
+    decision = next(x for x in decisions(out) if x.call_id == cid)
     cut = [x for x in terminations(out) if x.call_id == cid]
-    assert not d.allow or (cut and cut[0].time < at(29, 13) + 8 * 3600)
+    assert not decision.allow or (cut and cut[0].time < at(29, 13) + 8 * 3600)
 
 
 def test_customer_confirmation_restores_and_lifts_denials() -> None:

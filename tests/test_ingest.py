@@ -303,7 +303,7 @@ def test_on_record_hands_over_every_good_record_once(
         on_record=seen.append,
     )
     assert len(seen) == summary.accepted  # the repeated call id is quarantined, not handed over
-    cdr_ids = [getattr(r, "call_id", None) for r in seen if hasattr(r, "callee")]
+    cdr_ids = [str(getattr(r, "call_id", "")) for r in seen if hasattr(r, "callee")]
     assert cdr_ids and len(cdr_ids) == len(set(cdr_ids))
     assert all(store.get_cdr(c) is not None for c in cdr_ids)
     again: list[object] = []

@@ -125,7 +125,9 @@ def test_private_and_nat_addresses_are_never_shared() -> None:
 
 
 def _identities() -> tuple[set[str], set[str], set[str]]:
-    subs, callers, callees = set(), set(), set()
+    subs: set[str] = set()
+    callers: set[str] = set()
+    callees: set[str] = set()
     with (SAMPLES / "subscribers.csv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             subs.add(row["subscriber_id"])
@@ -213,7 +215,8 @@ def test_rendering_needs_no_network(replay_out: Path, monkeypatch: pytest.Monkey
 
 def test_foreign_misp_and_stix_addresses_are_read() -> None:
     event = MISPEvent()
-    event.info, event.date = "other tool", "2026-11-20"
+    event.info = "other tool"
+    event.date = "2026-11-20"  # type: ignore[assignment]  # MISPEvent parses strings
     event.add_attribute("ip-src", "198.51.100.9")
     event.add_attribute("domain", "example.org")  # not used by tollguard, ignored
     feed = misp.parse(event.to_json().encode())

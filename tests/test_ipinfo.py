@@ -106,6 +106,7 @@ def _encode(value: object) -> bytes:
         return _ctrl(11, len(value)) + b"".join(_encode(v) for v in value)
     if isinstance(value, tuple):  # (type, int): 5 uint16, 6 uint32, 9 uint64
         kind, number = value
+        assert isinstance(kind, int) and isinstance(number, int)
         raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
         return _ctrl(kind, len(raw)) + raw
     raise TypeError(value)
@@ -134,15 +135,17 @@ def _write_mmdb(path: Path, networks: dict[str, dict[str, object]]) -> None:
                 node = nodes[node][bit]  # type: ignore[assignment]
     count = len(nodes)
 
-    def record(value: object) -> int:
+    def pointer(value: object) -> int:
         if value is None:
             return count
         if isinstance(value, tuple):
-            return count + 16 + value[1]
-        return int(value)  # type: ignore[call-overload]
+            return count + 16 + int(value[1])
+        assert isinstance(value, int)
+        return value
 
     tree = b"".join(
-        record(left).to_bytes(3, "big") + record(right).to_bytes(3, "big") for left, right in nodes
+        pointer(left).to_bytes(3, "big") + pointer(right).to_bytes(3, "big")
+        for left, right in nodes
     )
     metadata = {
         "node_count": (6, count),

@@ -237,7 +237,7 @@ def test_memo_is_bounded() -> None:
 
 def test_number_type_values_are_lower_snake() -> None:
     assert NumberType.FIXED_LINE_OR_MOBILE.value == "fixed_line_or_mobile"
-    assert NumberType.INTERNATIONAL_NETWORK == "international_network"
+    assert NumberType.INTERNATIONAL_NETWORK.value == "international_network"
     assert {t.value for t in NumberType} >= {"satellite", "unallocated", "unknown", "uan"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def write(tmp_path: Path, content: str | bytes, name: str = "input.csv") -> Path
     return path
 
 
-def split(items: list[object]) -> tuple[list[object], list[QuarantinedRow]]:
+def split(items: Sequence[object]) -> tuple[list[object], list[QuarantinedRow]]:
     good = [i for i in items if not isinstance(i, QuarantinedRow)]
     bad = [i for i in items if isinstance(i, QuarantinedRow)]
     return good, bad

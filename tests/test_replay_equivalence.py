@@ -463,7 +463,7 @@ def test_streamed_replay_with_facts_computed_ahead_matches_the_general_path(
         used += 1
         return own(*args)
 
-    engine.call_started_home = counted  # type: ignore[method-assign]
+    engine.call_started_home = counted  # type: ignore[method-assign,assignment]
     fmt = OutputFormatter(engine_cfg.timezone)
     streamed = tmp_path / "streamed.jsonl"
     write_output_batches(replay.batches(engine), streamed, fmt)

@@ -81,7 +81,7 @@ def test_spark_job_takes_the_embedded_engines_actions(carrier: Path, tmp_path: P
 
     # the Spark job over a watched folder, one slice per micro-batch
     spark = spark_job.session(
-        "local[1]", **{"spark.sql.streaming.noDataMicroBatches.enabled": "false"}
+        "local[1]", 1, **{"spark.sql.streaming.noDataMicroBatches.enabled": "false"}
     )
     db = f"sqlite:///{tmp_path / 'service.sqlite'}"
     cdr_dir, sip_dir = tmp_path / "in" / "cdrs", tmp_path / "in" / "sip"

@@ -34,7 +34,7 @@ from tollguard.app.spark.customer import (
 from tollguard.domain.config import EngineConfig
 from tollguard.domain.detectors.base import DistinctInWindow
 from tollguard.domain.detectors.sip_auth_flood import SipAuthFlood
-from tollguard.domain.events import ActionKind, CallStarted, SipEvent
+from tollguard.domain.events import Action, ActionKind, CallStarted, SipEvent
 from tollguard.domain.records import Segment, Service, SipEventKind
 
 FOREIGN_IP = "185.220.101.5"
@@ -128,7 +128,7 @@ def test_the_driver_decides_from_the_windows_spark_counted(
     blocks = [
         (o.ip, o.time)
         for o in carrier.process(rows).outputs
-        if getattr(o, "action", None) is ActionKind.BLOCK_IP
+        if isinstance(o, Action) and o.action is ActionKind.BLOCK_IP
     ]
     # the attempts alone count nothing on the driver: the windows come from the aggregation
     assert blocks == ([(FOREIGN_IP, attempts[-1][0])] if with_windows else [])
@@ -167,7 +167,9 @@ def test_an_address_key_counts_failures_in_the_flood_window_and_forgets_idle_one
     # the carrier acts on the key's finding with the embedded engine's decision
     carrier = Carrier(setup, tmp_path)
     out = carrier.process([(SIP, t, payload) for t, payload in floods]).outputs
-    blocks = [(o.ip, o.time) for o in out if getattr(o, "action", None) is ActionKind.BLOCK_IP]
+    blocks = [
+        (o.ip, o.time) for o in out if isinstance(o, Action) and o.action is ActionKind.BLOCK_IP
+    ]
     assert blocks == [(FOREIGN_IP, found[0])]
 
     # a few failures, then a window of quiet: the key forgets the address
@@ -205,7 +207,7 @@ def test_the_streaming_query_aggregates_windows_under_the_watermark(
     cdrs.write_text("\n".join(lines) + "\n")
 
     spark = spark_job.session(
-        "local[1]", **{"spark.sql.streaming.noDataMicroBatches.enabled": "false"}
+        "local[1]", 1, **{"spark.sql.streaming.noDataMicroBatches.enabled": "false"}
     )
     cdr_dir, sip_dir = tmp_path / "in" / "cdrs", tmp_path / "in" / "sip"
     running = spark_job.start_stream(
