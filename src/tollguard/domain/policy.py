@@ -1015,7 +1015,8 @@ class TollguardPolicy:
         )
 
     def reachable_while_suspended(self, ctx: CallContext) -> bool:
-        """A suspended customer's call to a contact established before the case opened."""
+        """A suspended customer's call to a contact established before the case opened, or to
+        one of their usual destinations that the attack's risky calls did not go to."""
         case = self.cases.get(ctx.subscriber_id)
         if case is None or case.state is not CaseState.SUSPENDED or not ctx.e164:
             return False
@@ -1046,9 +1047,12 @@ class TollguardPolicy:
             "countries": sorted(case.countries),
             "numbers_dialled": len(case.numbers),
         }
-        # absent from snapshots taken before it was kept
-        before: frozenset[str] = getattr(case, "established", frozenset())
-        case.spared = self._established_contacts(case) | before.difference(case.numbers)
+        # Taken when the case opened; only a case from an older snapshot lacks it. Computing it
+        # again now could only find fewer: the contacts' days before the opening age out.
+        established: frozenset[str] | None = getattr(case, "established", None)
+        if established is None:
+            established = self._established_contacts(case)
+        case.spared = established.difference(case.numbers)
         if case.spared:
             evidence["established_contacts_still_reachable"] = len(case.spared)
         usual: frozenset[str] = getattr(case, "usual_destinations", frozenset()) - case.countries
