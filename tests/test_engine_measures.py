@@ -851,3 +851,63 @@ def test_a_suspension_spares_calls_to_the_victims_usual_country_not_the_attacks(
     assert by_id[branch].allow
     assert by_id[branch].reasons[0] == "established_contact_during_suspension"
     assert by_id[cuba].reasons == ("international_suspended",)
+
+
+def test_a_destination_denial_spares_a_number_the_customer_talked_with_before() -> None:
+    # An office calling the US and Cuba talks five minutes with a new Cuban number; two days
+    # later at 2 a.m. a dialler walks other numbers of that block, and its risky call denies
+    # Cuba to the customer for a day. At 9 a.m. the office calls the number again: the
+    # conversation made it the customer's contact, so the denial, meant for the attack's further
+    # calls, spares it, and the call is weighed and goes through (marked as such).
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US, CU], days=28)
+    contact = CU[:-4] + "0001"
+    tr.call("biz", at(28, 11), contact, 300)
+    for ch in range(6):
+        tr.call("biz", at(30, 2) + ch * 20, CU[:-4] + f"5{ch}00", 600)
+    again = tr.call("biz", at(30, 9), contact, 300)
+    _, out = run([customer("biz")], tr.ordered())
+    assert [a.country for a in actions(out, ActionKind.DENY_DESTINATION)] == ["CU"]
+    decision = next(d for d in decisions(out, "biz") if d.call_id == again)
+    assert decision.allow
+    assert decision.reasons[0] == "contact_during_destination_denial"
+
+
+def test_an_attacks_test_call_the_evening_before_makes_no_contact() -> None:
+    # As above, but the "conversation" is the attack's own test call the evening before its
+    # night: one night spans two local days, so it proves nothing and the denial holds.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US, CU], days=28)
+    test_number = CU[:-4] + "0001"
+    tr.call("biz", at(29, 22), test_number, 120)
+    for ch in range(6):
+        tr.call("biz", at(30, 2) + ch * 20, CU[:-4] + f"5{ch}00", 600)
+    pump = tr.call("biz", at(30, 2.5), test_number, 600)
+    _, out = run([customer("biz")], tr.ordered())
+    assert [a.country for a in actions(out, ActionKind.DENY_DESTINATION)] == ["CU"]
+    assert next(d for d in decisions(out, "biz") if d.call_id == pump).reasons == (
+        "destination_denied",
+    )
+
+
+def test_a_conversation_makes_a_contact_until_the_number_is_forgotten() -> None:
+    import pickle
+
+    from tollguard.domain.detectors.repeat_contact import MAX_NUMBERS, RepeatContact
+
+    r = RepeatContact()
+    r.observe_one("+8816123456", 1)
+    r.talked_one("+8816123456", 1)
+    r.talked_one("+8816999999", 1)  # never dialled (or already forgotten): nothing to keep
+    assert r.talked == {"+8816123456": 1}
+    assert r.is_contact("+8816123456", 3, 3, 6, 14)
+    assert not r.is_contact("+8816123456", 16, 3, 6, 14)  # too long ago
+    restored = pickle.loads(pickle.dumps(r))
+    assert restored.talked == r.talked and restored.days == r.days
+    for k in range(MAX_NUMBERS):  # other numbers push it out of memory, with its conversation
+        r.observe_one(f"+4420794600{k:02d}", 2)
+    assert r.talked == {}
+
+    old = RepeatContact.__new__(RepeatContact)  # a snapshot taken before conversations were kept
+    old.__setstate__((None, {"days": {"+8816123456": [(1, 1)]}}))
+    assert old.talked == {} and not old.is_contact("+8816123456", 3, 3, 6, 14)

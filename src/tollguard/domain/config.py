@@ -178,6 +178,12 @@ class RepeatContactConfig:
     # destination_cost gives fraud on ordinary ranges); most calls of a person to a number they
     # call day after day do (about 1).
     lr: float = 0.01
+    # A conversation proves a contact without the third day: an allowed call, learned as the
+    # customer's own (fraud unlikely, no case open at its start or end, no unusual pace), answered
+    # for a minute or more (a person who reached someone, not a ring or a voicemail greeting),
+    # before yesterday (an attack's test call and its pump fall within one night, which spans
+    # two local days).
+    conversation_min_s: float = 60.0
     # A suspension spares numbers the customer called on two separate days within the month
     # before the case opened: the attack had not started, so they are the customer's own (the
     # spared calls are still weighed like any other).

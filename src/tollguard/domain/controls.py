@@ -195,12 +195,15 @@ class Controls:
         t: float,
         rate_prefix: str = "",
         spared: bool = False,
+        contact: bool = False,
     ) -> DenyReason | None:
         """Why a call must be refused under the controls in force, or ``None`` to go on.
 
         Expired controls are treated as lifted even before :meth:`expired` removes them.
         ``spared``: the customer's suspension does not apply to this call (the policy found it
         goes to one of the customer's established contacts); every other control does.
+        ``contact``: likewise for the customer's own destination denials (the call goes to a
+        number they dial as a person does); carrier-wide controls still apply.
         """
         if self._ip and source_ip is not None:
             c = self._ip.get(source_ip)
@@ -217,10 +220,10 @@ class Controls:
             c = self._country.get(region)
             if c is not None and c.active(t):
                 return DenyReason.COUNTRY_RESTRICTED
-            c = self._dest.get((subscriber_id, region))
+            c = None if contact else self._dest.get((subscriber_id, region))
             if c is not None and c.active(t):
                 return DenyReason.DESTINATION_DENIED
-        if rate_prefix and self._dest:
+        if rate_prefix and self._dest and not contact:
             c = self._dest.get((subscriber_id, "+" + rate_prefix))
             if c is not None and c.active(t):
                 return DenyReason.DESTINATION_DENIED

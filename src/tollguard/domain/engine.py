@@ -107,6 +107,8 @@ class ActiveCall:
 
 #: Reason on an allowed call of a suspended customer to a contact the suspension spares.
 SPARED_BY_SUSPENSION = "established_contact_during_suspension"
+#: Reason on an allowed call to a contact that the customer's destination denial spares.
+SPARED_BY_DENIAL = "contact_during_destination_denial"
 
 
 #: What the engine's domestic path needs of a call to a home-country number: (local day,
@@ -188,6 +190,9 @@ class Policy(Protocol):
 
     def reachable_while_suspended(self, ctx: CallContext) -> bool:
         """True when a suspended customer's call goes to a contact the suspension spares."""
+
+    def reachable_while_denied(self, ctx: CallContext) -> bool:
+        """True when a call goes to a contact that the customer's destination denial spares."""
 
     def call_ended(self, call: ActiveCall, t: float, charge: float, out: list[Output]) -> None:
         """An allowed international call ended (or was cut) with this charge."""
@@ -504,6 +509,19 @@ class Engine:
             deny = self.controls.authorize(
                 sid, True, ctx.region, ctx.e164, ctx.source_ip, t, ctx.rate_prefix, spared=True
             )
+        contact = deny is DenyReason.DESTINATION_DENIED and self.policy.reachable_while_denied(ctx)
+        if contact:
+            deny = self.controls.authorize(
+                sid,
+                True,
+                ctx.region,
+                ctx.e164,
+                ctx.source_ip,
+                t,
+                ctx.rate_prefix,
+                spared=spared,
+                contact=True,
+            )
         if deny is not None:
             self.dropped.add(call_id)
             out.append(Decision(t, call_id, False, (deny.value,), sid))
@@ -515,6 +533,8 @@ class Engine:
             out.append(Decision(t, call_id, True, (), sid))
             return
         allow, reasons, log_odds = self.policy.assess(ctx, out)
+        if contact and allow:
+            reasons = (SPARED_BY_DENIAL, *reasons)
         if spared and allow:
             reasons = (SPARED_BY_SUSPENSION, *reasons)
         p = 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0

@@ -287,16 +287,24 @@ class TollguardPolicy:
                 waiting.append((end, call, minutes))
             else:
                 self._learn_population(call, minutes)
-                self._learn_international(call)
+                self._learn_international(call, minutes)
         if waiting:
             self.held[sid] = waiting
         else:
             del self.held[sid]
 
-    def _learn_international(self, call: ActiveCall) -> None:
-        """Learn a legitimate international call into the customer's own profile."""
+    def _learn_international(self, call: ActiveCall, minutes: float) -> None:
+        """Learn a legitimate international call into the customer's own profile; answered
+        for ``conversation_min_s`` or more, it is a conversation with the number
+        (``repeat_contact``)."""
         ctx = call.ctx
         cust = self.customer(ctx.subscriber_id)
+        if (
+            ctx.e164
+            and cust.repeats is not None
+            and minutes * 60.0 >= self.cfg.repeat_contact.conversation_min_s
+        ):
+            cust.repeats.talked_one(ctx.e164, ctx.day)
         cust.share.learn_one(True)
         cust.hours.learn_one(ctx.bucket)
         if cust.novelty is None:
@@ -876,7 +884,7 @@ class TollguardPolicy:
                 self.held.setdefault(ctx.subscriber_id, []).append((t, call, minutes))
             else:
                 self._learn_population(call, minutes)
-                self._learn_international(call)
+                self._learn_international(call, minutes)
         if charge > 0:
             cal = self.engine.calendar
             if cust.meter is None:
@@ -1013,6 +1021,12 @@ class TollguardPolicy:
                 n, opened, rc.established_min_days, rc.max_per_day, rc.established_window_days
             )
         )
+
+    def reachable_while_denied(self, ctx: CallContext) -> bool:
+        """A call to a number the customer dials as a person does (``repeat_contact``): their
+        destination denial, meant for the attack's further calls to that country or range,
+        spares it. The call is still weighed like any other."""
+        return self._to_contact(ctx)
 
     def reachable_while_suspended(self, ctx: CallContext) -> bool:
         """A suspended customer's call to a contact established before the case opened, or to

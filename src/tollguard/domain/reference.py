@@ -77,6 +77,10 @@ class ReferencePolicy:
         """The source document's suspension stops every international call."""
         return False
 
+    def reachable_while_denied(self, ctx: CallContext) -> bool:
+        """The source document's process denies no destinations of one customer."""
+        return False
+
     def assess(self, ctx: CallContext, out: list[Output]) -> tuple[bool, tuple[str, ...], float]:
         """Every call the controls let through is allowed."""
         from tollguard.domain.engine import ActiveCall

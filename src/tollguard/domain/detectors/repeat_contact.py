@@ -5,11 +5,17 @@ Pattern: a dialler pumps its numbers many times within hours and rotates them (t
 a short life; IRSF events run over a night or a weekend: CFCA, GSMA IRSF guidance); a person calls
 the same few numbers (a ship's satellite phone, a partner's mobile) once or twice a day, on day
 after day, and dials again the next day when a call was refused.
-Learns: for at most ``MAX_NUMBERS`` numbers, the last few days each was dialled and how often.
+Learns: for at most ``MAX_NUMBERS`` numbers, the last few days each was dialled and how often,
+and the last day the customer talked with it (an allowed, learned call answered for a minute or
+more: :meth:`RepeatContact.talked_one`).
 Scores: when this number was dialled on ``min_days`` or more earlier days within ``window_days``,
-never more than ``max_per_day`` times a day, LR = ``lr`` (below 1: evidence of a person);
-otherwise 1. The policy asks only when the customer has no other international call in progress
-and is not walking the number's block (``block_spread``).
+or the customer talked with it before yesterday within ``window_days`` (a contact proved by a
+conversation needs no third day; an attack's test call and its pump fall within one night, which
+spans two local days), never more than ``max_per_day`` times a day, LR = ``lr``
+(below 1: evidence of a person); otherwise 1. The policy asks only when the customer has no
+other international call in progress and is not walking the number's block (``block_spread``).
+Such a number is a contact: a refusal of a call to it is no new evidence, and the customer's
+destination denials spare it (the call is still weighed).
 Look-alikes: a low-and-slow attack that reuses one number once a night for days; the published
 cases rotate numbers, and the meter still weighs its charges.
 
@@ -20,13 +26,19 @@ cases rotate numbers, and the meter still weighs its charges.
 0.01
 >>> r.score_one("+8816123457", 7, 3, 2, 14, 0.01).lr
 1.0
+>>> r.observe_one("+8816123457", 7)
+>>> r.talked_one("+8816123457", 7)
+>>> r.score_one("+8816123457", 8, 3, 2, 14, 0.01).lr  # not the day after the conversation
+1.0
+>>> r.score_one("+8816123457", 9, 3, 2, 14, 0.01).lr
+0.01
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from tollguard.domain.detectors.base import Evidence
+from tollguard.domain.detectors.base import Evidence, slot_state
 
 #: Numbers remembered per customer; the least recently dialled are forgotten first.
 MAX_NUMBERS: Final = 32
@@ -37,12 +49,19 @@ MAX_DAYS: Final = 6
 class RepeatContact:
     """Per-customer international numbers with the recent days each was dialled."""
 
-    __slots__ = ("days",)
+    __slots__ = ("days", "talked")
     name = "repeat_contact"
 
     def __init__(self) -> None:
         # number -> [(local day, attempts that day)], oldest first
         self.days: dict[str, list[tuple[int, int]]] = {}
+        # number -> last local day of a conversation with it (numbers of ``days`` only)
+        self.talked: dict[str, int] = {}
+
+    def __setstate__(self, state: object) -> None:
+        self.talked = {}  # absent from snapshots taken before it was kept
+        for k, v in slot_state(state).items():
+            setattr(self, k, v)
 
     def observe_one(self, e164: str, day: int) -> None:
         """Count one attempt to ``e164`` on local ``day``."""
@@ -55,27 +74,51 @@ class RepeatContact:
             if len(days) > MAX_DAYS:
                 del days[0]
         if len(self.days) > MAX_NUMBERS:
-            del self.days[next(iter(self.days))]
+            oldest = next(iter(self.days))
+            del self.days[oldest]
+            self.talked.pop(oldest, None)
+
+    def talked_one(self, e164: str, day: int) -> None:
+        """Record a conversation with ``e164`` on local ``day``: an allowed call, learned as
+        the customer's own, answered for a minute or more. Forgotten with the number."""
+        if e164 in self.days:
+            self.talked[e164] = day
 
     def _earlier(self, e164: str, day: int, window_days: int) -> list[tuple[int, int]]:
         return [(d, n) for d, n in self.days.get(e164, ()) if d < day and day - d <= window_days]
 
-    @staticmethod
-    def _a_persons(earlier: list[tuple[int, int]], min_days: int, max_per_day: int) -> bool:
-        return len(earlier) >= min_days and all(n <= max_per_day for _, n in earlier)
+    def _a_persons(
+        self,
+        e164: str,
+        day: int,
+        earlier: list[tuple[int, int]],
+        min_days: int,
+        max_per_day: int,
+        window_days: int,
+    ) -> bool:
+        if not earlier or any(n > max_per_day for _, n in earlier):
+            return False
+        if len(earlier) >= min_days:
+            return True
+        talked = self.talked.get(e164)
+        return talked is not None and talked < day - 1 and day - talked <= window_days
 
     def is_contact(
         self, e164: str, day: int, min_days: int, max_per_day: int, window_days: int
     ) -> bool:
         """Whether ``e164`` was dialled as a person dials (the pattern above) before ``day``."""
-        return self._a_persons(self._earlier(e164, day, window_days), min_days, max_per_day)
+        earlier = self._earlier(e164, day, window_days)
+        return self._a_persons(e164, day, earlier, min_days, max_per_day, window_days)
 
     def score_one(
         self, e164: str, day: int, min_days: int, max_per_day: int, window_days: int, lr: float
     ) -> Evidence:
         """Evidence that a person, not a dialler, is calling this number."""
         earlier = self._earlier(e164, day, window_days)
-        if not self._a_persons(earlier, min_days, max_per_day):
+        if not self._a_persons(e164, day, earlier, min_days, max_per_day, window_days):
             return Evidence(self.name, 1.0)
         facts = {"days_dialled_before": len(earlier), "most_in_a_day": max(n for _, n in earlier)}
+        talked = self.talked.get(e164)
+        if talked is not None and talked < day:
+            facts["days_since_conversation"] = day - talked
         return Evidence(self.name, lr, None, facts)
