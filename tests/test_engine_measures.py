@@ -301,7 +301,9 @@ def test_a_quiet_case_closes_and_the_customer_is_learned_from_again() -> None:
     tr = Traffic()
     office_history(tr, "q", intl=[US])
     night = tr.call("q", at(33, 2), SO, 600)  # one denied call, Saturday night
-    tr.call("q", at(38, 10), US, 300)  # five quiet days later, an ordinary call
+    # five quiet days later, an ordinary call (to a new number: a contact's would be learned
+    # even under the case, see test_a_ship_operators_calls_to_its_vessels_are_learned_under_a_case)
+    tr.call("q", at(38, 10), US[:-3] + "777", 300)
     counts = {}
     for hours in (72.0, 1e6):
         engine, out = run(
@@ -911,3 +913,54 @@ def test_a_conversation_makes_a_contact_until_the_number_is_forgotten() -> None:
     old = RepeatContact.__new__(RepeatContact)  # a snapshot taken before conversations were kept
     old.__setstate__((None, {"days": {"+8816123456": [(1, 1)]}}))
     assert old.talked == {} and not old.is_contact("+8816123456", 3, 3, 6, 14)
+
+
+@pytest.mark.parametrize(("seconds", "learned"), [(300, True), (30, False)])
+def test_a_ship_operators_calls_to_its_vessels_are_learned_under_a_case(
+    seconds: float, learned: bool
+) -> None:
+    # A case that stays open (nobody answers, and a ship operator's own refused calls keep it
+    # so) must not stop the profile learning the customer's conversations with their contacts;
+    # before, a ship operator under a month-long case never learned its own vessels, hours or
+    # pace, and its calls went on being refused. A 30-second call is no conversation.
+    from tollguard.domain.config import CaseConfig, EngineConfig
+    from tollguard.domain.policy import TollguardPolicy
+
+    counts = []
+    for with_call in (False, True):
+        tr = Traffic()
+        office_history(tr, "q", intl=[US])
+        tr.call("q", at(33, 2), SO, 600)  # one denied call opens a case
+        if with_call:
+            tr.call("q", at(38, 10), US, seconds)
+        cfg = EngineConfig(case=CaseConfig(quiet_close_hours=1e6))
+        engine, _ = run([customer("q")], tr.ordered(), cfg)
+        policy = engine.policy
+        assert isinstance(policy, TollguardPolicy) and "q" in policy.cases
+        novelty = policy.customers["q"].novelty
+        assert novelty is not None
+        counts.append(novelty.countries["US"])
+    assert counts[1] == counts[0] + (1 if learned else 0)
+
+
+def test_a_contacts_call_is_not_learned_while_an_attack_is_suspended() -> None:
+    # After a break-in (a dialler's pace: machine behaviour, and a suspension) the customer's
+    # call to their partner goes through, but nothing of it is learned until the case is settled.
+    from tollguard.domain.policy import TollguardPolicy
+
+    counts = []
+    for with_call in (False, True):
+        tr = Traffic()
+        office_history(tr, "biz", intl=[CN])
+        pbx_attack(tr, "biz", day=33, ip="203.0.113.10", channels=4)  # 26 numbers: CN stays
+        partner = tr.call("biz", at(35, 9.6), CN, 300) if with_call else None
+        engine, out = run([customer("biz")], tr.ordered())
+        policy = engine.policy
+        assert isinstance(policy, TollguardPolicy)
+        assert actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+        if partner is not None:
+            assert next(d for d in decisions(out, "biz") if d.call_id == partner).allow
+        novelty = policy.customers["biz"].novelty
+        assert novelty is not None
+        counts.append(novelty.countries["CN"])
+    assert counts[0] == counts[1]

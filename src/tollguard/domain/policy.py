@@ -885,6 +885,9 @@ class TollguardPolicy:
             else:
                 self._learn_population(call, minutes)
                 self._learn_international(call, minutes)
+        elif self._a_persons_call_under_suspicion(call, minutes):
+            self._learn_population(call, minutes)
+            self._learn_international(call, minutes)
         if charge > 0:
             cal = self.engine.calendar
             if cust.meter is None:
@@ -894,6 +897,33 @@ class TollguardPolicy:
             cust.meter.roll(day, hour, bucket, alpha, ctx.subscriber_id not in self.cases)
             cust.meter.add_charge(day, hour, charge, alpha, bucket)
             self._meter(ctx.subscriber_id, t, out)
+
+    def _a_persons_call_under_suspicion(self, call: ActiveCall, minutes: float) -> bool:
+        """Whether a call made while the customer's case is open is still learned: a
+        conversation (``conversation_min_s``) with one of their contacts (``repeat_contact``),
+        fraud unlikely at its set-up, their only call abroad at their usual pace, not cut, and
+        the case shows no machine behaviour and has not suspended them. Otherwise a customer whose
+        own refused calls keep a case open (a ship operator nobody reaches) never learns its
+        vessels, hours or pace, and goes on being refused for weeks."""
+        ctx = call.ctx
+        cust = self.customers.get(ctx.subscriber_id)
+        case = self.cases.get(ctx.subscriber_id)
+        if (
+            case is None
+            or cust is None
+            or not ctx.e164
+            or call.log_odds >= 0.0
+            or call.concurrent > 1
+            or minutes * 60.0 < self.cfg.repeat_contact.conversation_min_s
+            or ctx.call_id in self.engine.dropped
+            or case.state is CaseState.SUSPENDED
+            or not self._to_contact(ctx)
+        ):
+            return False
+        conc = cust.conc
+        if conc is not None and any(conc.excess(call.concurrent, call.burst)):
+            return False
+        return not case.machine_behaviour(self.cfg.case.min_distinct_numbers)
 
     # -- metering -------------------------------------------------------------------------------
     def _meter(self, sid: str, t: float, out: list[Output]) -> None:
