@@ -901,9 +901,17 @@ def test_a_conversation_makes_a_contact_until_the_number_is_forgotten() -> None:
     r.observe_one("+8816123456", 1)
     r.talked_one("+8816123456", 1)
     r.talked_one("+8816999999", 1)  # never dialled (or already forgotten): nothing to keep
-    assert r.talked == {"+8816123456": 1}
+    assert r.talked == {"+8816123456": (-1, 1)}
     assert r.is_contact("+8816123456", 3, 3, 6, 14)
     assert not r.is_contact("+8816123456", 16, 3, 6, 14)  # too long ago
+    r.observe_one("+8816123456", 5)
+    r.talked_one("+8816123456", 5)  # yesterday's conversation hides no earlier one
+    assert r.is_contact("+8816123456", 6, 3, 6, 14)
+    assert r.score_one("+8816123456", 6, 3, 6, 14, 0.01).facts == {
+        "days_dialled_before": 2,
+        "most_in_a_day": 1,
+        "days_since_conversation": 5,
+    }
     restored = pickle.loads(pickle.dumps(r))
     assert restored.talked == r.talked and restored.days == r.days
     for k in range(MAX_NUMBERS):  # other numbers push it out of memory, with its conversation

@@ -6,8 +6,8 @@ a short life; IRSF events run over a night or a weekend: CFCA, GSMA IRSF guidanc
 the same few numbers (a ship's satellite phone, a partner's mobile) once or twice a day, on day
 after day, and dials again the next day when a call was refused.
 Learns: for at most ``MAX_NUMBERS`` numbers, the last few days each was dialled and how often,
-and the last day the customer talked with it (an allowed, learned call answered for a minute or
-more: :meth:`RepeatContact.talked_one`).
+and the last two days the customer talked with it (an allowed, learned call answered for a minute
+or more: :meth:`RepeatContact.talked_one`).
 Scores: when this number was dialled on ``min_days`` or more earlier days within ``window_days``,
 or the customer talked with it before yesterday within ``window_days`` (a contact proved by a
 conversation needs no third day; an attack's test call and its pump fall within one night, which
@@ -55,8 +55,9 @@ class RepeatContact:
     def __init__(self) -> None:
         # number -> [(local day, attempts that day)], oldest first
         self.days: dict[str, list[tuple[int, int]]] = {}
-        # number -> last local day of a conversation with it (numbers of ``days`` only)
-        self.talked: dict[str, int] = {}
+        # number -> (the day before, the last local day) of conversations with it (numbers of
+        # ``days`` only; -1: none): yesterday's conversation must not hide an earlier one
+        self.talked: dict[str, tuple[int, int]] = {}
 
     def __setstate__(self, state: object) -> None:
         self.talked = {}  # absent from snapshots taken before it was kept
@@ -81,8 +82,18 @@ class RepeatContact:
     def talked_one(self, e164: str, day: int) -> None:
         """Record a conversation with ``e164`` on local ``day``: an allowed call, learned as
         the customer's own, answered for a minute or more. Forgotten with the number."""
-        if e164 in self.days:
-            self.talked[e164] = day
+        if e164 not in self.days:
+            return
+        last = self.talked.get(e164, (-1, -1))[1]
+        if last != day:
+            self.talked[e164] = (last, day)
+
+    def _talked_before_yesterday(self, e164: str, day: int) -> int | None:
+        """The last day before yesterday the customer talked with ``e164``, if any."""
+        for talked in reversed(self.talked.get(e164, ())):
+            if 0 <= talked < day - 1:
+                return talked
+        return None
 
     def _earlier(self, e164: str, day: int, window_days: int) -> list[tuple[int, int]]:
         return [(d, n) for d, n in self.days.get(e164, ()) if d < day and day - d <= window_days]
@@ -100,8 +111,8 @@ class RepeatContact:
             return False
         if len(earlier) >= min_days:
             return True
-        talked = self.talked.get(e164)
-        return talked is not None and talked < day - 1 and day - talked <= window_days
+        talked = self._talked_before_yesterday(e164, day)
+        return talked is not None and day - talked <= window_days
 
     def is_contact(
         self, e164: str, day: int, min_days: int, max_per_day: int, window_days: int
@@ -118,7 +129,7 @@ class RepeatContact:
         if not self._a_persons(e164, day, earlier, min_days, max_per_day, window_days):
             return Evidence(self.name, 1.0)
         facts = {"days_dialled_before": len(earlier), "most_in_a_day": max(n for _, n in earlier)}
-        talked = self.talked.get(e164)
-        if talked is not None and talked < day:
+        talked = self._talked_before_yesterday(e164, day)
+        if talked is not None:
             facts["days_since_conversation"] = day - talked
         return Evidence(self.name, lr, None, facts)
