@@ -972,3 +972,67 @@ def test_a_contacts_call_is_not_learned_while_an_attack_is_suspended() -> None:
         assert novelty is not None
         counts.append(novelty.countries["CN"])
     assert counts[0] == counts[1]
+
+
+def _usual_country_pump(tr: Traffic, start: float, hours: int) -> list[str]:
+    """Three channels cycling through ordinary US mobile numbers the customer never called,
+    eight minutes a call: revenue-share IRSF in the customer's usual country."""
+    ids = []
+    for k in range(hours * 60 // 10):
+        for ch in range(3):
+            callee = US[:-4] + f"{k:02d}{ch}7"
+            ids.append(tr.call("biz", start + k * 600 + ch * 40, callee, 480))
+    return ids
+
+
+def test_a_night_pump_of_ordinary_numbers_in_the_usual_country_is_stopped() -> None:
+    # No call is dear enough to refuse on its own (an ordinary US rate, the customer's usual
+    # country), so before this the pump ran all night. Its charges pass the customer's
+    # baseline with numbers rotating on every channel: the country is denied to the customer
+    # and the calls cut, while the office's own US contact stays reachable.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US], days=35)
+    pump = _usual_country_pump(tr, at(30, 21), hours=8)
+    contact = tr.call("biz", at(31, 2), US, 300)
+    _, out = run([customer("biz")], tr.ordered())
+    (denial,) = [
+        a for a in actions(out, ActionKind.DENY_DESTINATION) if a.reason.startswith("charges")
+    ]
+    assert denial.country == "US" and denial.evidence["pace"]["new_numbers_within_window"] > 3
+    assert any(t.reason == "dialler_pace_over_baseline" for t in terminations(out))
+    by_id = {d.call_id: d for d in decisions(out, "biz")}
+    allowed = [c for c in pump if by_id[c].allow]
+    assert len(allowed) < len(pump) // 4
+    assert by_id[contact].allow
+    assert by_id[contact].reasons[0] == "contact_during_destination_denial"
+
+
+def test_a_daytime_spike_of_calls_to_new_numbers_is_not_stopped() -> None:
+    # The same calls in office hours are a campaign or a trade fair (and the customer answers
+    # the contact call): metered, but nothing is denied or cut.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US], days=35)
+    spike = _usual_country_pump(tr, at(30, 9), hours=8)
+    _, out = run([customer("biz")], tr.ordered())
+    assert alerts(out, "charge_meter")
+    assert actions(out, ActionKind.DENY_DESTINATION) == []
+    by_id = {d.call_id: d for d in decisions(out, "biz")}
+    assert all(by_id[c].allow for c in spike)
+    assert not any(t.reason == "dialler_pace_over_baseline" for t in terminations(out))
+
+
+def test_a_family_calling_its_people_all_night_in_an_emergency_is_not_a_pump() -> None:
+    # News of an accident in Ghana at 1 a.m.: the family tries three relatives in turn, every
+    # five minutes, for hours, far over its baseline. Three numbers within half an hour is not
+    # a dialler's rotation here: each was dialled again and again that night.
+    tr = Traffic()
+    for d in range(30):
+        tr.call("fam", at(d, 19), DOMESTIC, 300, None)
+    relatives = [NG[:3] + "233" + f"24412345{k}" for k in range(3)]
+    calls = [tr.call("fam", at(30, 1) + i * 300, relatives[i % 3], 250, None) for i in range(60)]
+    _, out = run([customer("fam", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    assert alerts(out, "charge_meter")
+    assert not any(t.reason == "dialler_pace_over_baseline" for t in terminations(out))
+    assert not [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.reason.startswith("ch")]
+    by_id = {d.call_id: d for d in decisions(out, "fam")}
+    assert all(by_id[c].allow for c in calls)

@@ -212,6 +212,19 @@ class CaseConfig:
     # back, and a stale case must not weigh on the customer's calls, or stop the engine learning
     # from them, for weeks.
     quiet_close_hours: float = 72.0
+    # Charges over the baseline at a dialler's pace deny the destinations of the calls that are
+    # not to contacts only at night, 20:00-08:00 local time (the engine's night buckets): IRSF
+    # pumps run mostly at night (CFCA; the source document), while a business's legitimate
+    # spike of calls to many new numbers (a campaign, a trade fair) comes in the day, on
+    # weekends too, when the customer also answers the contact call.
+    pump_night_starts_hour: int = 20
+    pump_night_ends_hour: int = 8
+    # ... and only for a customer whose calls the engine has seen for a week: new numbers mean
+    # something against a history, and in a customer's first days every number is new.
+    pump_min_history_days: int = 7
+    # A new number of a pump is dialled once or twice (IRSF number lists are walked, a busy or
+    # unanswered number retried once); a person redials the few people they try to reach.
+    pump_max_attempts_per_number: int = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,11 @@ ACTOR = "tollguard"
 _HOUR = 3600.0
 
 
+#: Reason of a case, and of the calls it cuts, when charges over the customer's baseline come at
+#: a dialler's pace (:meth:`TollguardPolicy._metered_pump`).
+DIALLER_PACE: Final = "dialler_pace_over_baseline"
+
+
 def destination_key(ctx: CallContext) -> str | None:
     """The destination as the policy sees it: ``+`` and the tariff range when it is a dear range
     of its country (its rate at least twice the country's), otherwise the country. What a risk
@@ -740,6 +745,7 @@ class TollguardPolicy:
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and (
             case.state is CaseState.SUSPENDED
+            or DIALLER_PACE in case.reasons
             or case.machine_behaviour(self.cfg.case.min_distinct_numbers)
         ):
             return
@@ -805,37 +811,49 @@ class TollguardPolicy:
                 facts,
             )
         )
-        subject = None if to_contact else denial_subject(ctx)
-        if subject and self.engine.controls.destination_denied(sid, subject) is None:
-            if ctx.region:
-                case.countries.add(ctx.region)
-            until = ctx.time + cfg.case.deny_destination_hours * _HOUR
+        if not to_contact:
             reason = "call to this destination judged fraudulent; further calls denied"
-            control = Control(
-                ControlKind.DESTINATION_DENIAL, subject, reason, ctx.time, until, ACTOR, sid
-            )
-            is_range = subject.startswith("+")
-            action = Action(
-                ctx.time,
-                ActionKind.DENY_DESTINATION,
-                reason,
-                ACTOR,
-                subscriber_id=sid,
-                country=ctx.region,
-                prefix=subject[1:] if is_range else None,
-                until=until,
-                evidence=facts,
-            )
-            self.engine.put_control(control, action, out)
-            for call in self.engine.customer_calls(sid):
-                if is_range:
-                    same = call.ctx.rate_prefix == subject[1:]
-                else:
-                    same = call.ctx.region == ctx.region
-                if same:
-                    self.engine.terminate(call.ctx.call_id, ctx.time, "destination_denied", out)
+            for call in self._deny_destination(ctx, ctx.time, case, reason, facts, out):
+                self.engine.terminate(call.ctx.call_id, ctx.time, "destination_denied", out)
         self._maybe_block_foreign_ip(ctx, case, out)
         self._maybe_suspend(case, ctx.time, out)
+
+    def _deny_destination(
+        self,
+        ctx: CallContext,
+        t: float,
+        case: Case,
+        reason: str,
+        evidence: dict[str, Any],
+        out: list[Output],
+    ) -> list[ActiveCall]:
+        """Deny the customer's further calls to the call's destination (``denial_subject``) for
+        ``deny_destination_hours``, unless already denied; returns the customer's calls in
+        progress to it (for the caller to cut)."""
+        sid = ctx.subscriber_id
+        subject = denial_subject(ctx)
+        if not subject or self.engine.controls.destination_denied(sid, subject) is not None:
+            return []
+        if ctx.region:
+            case.countries.add(ctx.region)
+        until = t + self.cfg.case.deny_destination_hours * _HOUR
+        control = Control(ControlKind.DESTINATION_DENIAL, subject, reason, t, until, ACTOR, sid)
+        is_range = subject.startswith("+")
+        action = Action(
+            t,
+            ActionKind.DENY_DESTINATION,
+            reason,
+            ACTOR,
+            subscriber_id=sid,
+            country=ctx.region,
+            prefix=subject[1:] if is_range else None,
+            until=until,
+            evidence=evidence,
+        )
+        self.engine.put_control(control, action, out)
+        if is_range:
+            return [c for c in self.engine.customer_calls(sid) if c.ctx.rate_prefix == subject[1:]]
+        return [c for c in self.engine.customer_calls(sid) if c.ctx.region == ctx.region]
 
     def _maybe_block_foreign_ip(self, ctx: CallContext, case: Case, out: list[Output]) -> None:
         """During a serious anomaly, block a foreign address the customer has never used.
@@ -973,6 +991,8 @@ class TollguardPolicy:
         case.metering_log_lr = max(case.metering_log_lr, log_lr)
         if first or escalated:  # the same excess again is not new evidence: the case may close
             case.last_evidence = t
+        self._metered_pump(case, cust, calls, t, ev.facts, out)
+        calls = self.engine.customer_calls(sid)
         # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
         r = self.cfg.risk
         for call in calls:
@@ -981,6 +1001,85 @@ class TollguardPolicy:
             if p * call.ctx.rate_per_min * remaining >= r.wrong_denial_cost_jpy:
                 self.engine.terminate(call.ctx.call_id, t, "charges_above_baseline", out)
         self._maybe_suspend(case, t, out)
+
+    def _metered_pump(
+        self,
+        case: Case,
+        cust: CustomerState,
+        calls: list[ActiveCall],
+        t: float,
+        meter_facts: dict[str, Any],
+        out: list[Output],
+    ) -> None:
+        """Charges over the customer's baseline at a dialler's pace: deny the destinations of
+        the calls in progress that do not go to the customer's contacts, and cut those calls.
+
+        Only for a customer known for ``pump_min_history_days`` (in their first days every
+        number is new), and only at night (``pump_night_starts_hour`` to
+        ``pump_night_ends_hour``, local time):
+        IRSF pumps run at night and at weekends, while a business's legitimate spike of calls
+        to new numbers (a trade fair, a campaign) comes in office hours, when the customer
+        answers the contact call at once.
+        A dialler's pace is numbers that rotate: ``min_distinct_numbers`` or more new numbers
+        (first dialled since yesterday, as a night spans two days, and at most
+        ``pump_max_attempts_per_number`` times: a pump's list numbers are each called once or
+        twice, while a person redials the few people they try to reach) dialled within
+        ``distinct_numbers_window_s`` (the pace suspension asks of risky numbers), and more of
+        them than calls in progress, so each channel moved on to new numbers (an office on
+        three lines to three people does not). It
+        stops IRSF through ordinary numbers of the customer's usual country, where no single
+        call is dear enough to refuse (revenue-share pumps of mobile ranges: CFCA, GSMA). The
+        customer's contacts stay reachable, and a spike of calls to people they know never
+        shows it."""
+        if not calls or cust.spread is None:
+            return
+        cfg = self.cfg.case
+        cal = self.engine.calendar
+        hour = cal.local_hour(t)
+        if cfg.pump_night_ends_hour <= hour < cfg.pump_night_starts_hour:
+            return
+        day = cal.local_day(t)
+        if cust.first_day < 0 or day - cust.first_day < cfg.pump_min_history_days:
+            return
+        known: frozenset[str] = getattr(case, "established", frozenset())
+
+        def stranger(e164: str | None) -> bool:
+            return e164 is not None and e164 not in known and not self._is_contact(cust, e164, day)
+
+        repeats = cust.repeats
+
+        def fresh(e164: str | None) -> bool:  # first dialled since yesterday, once or twice
+            days = repeats.days.get(e164) if repeats is not None and e164 else None
+            return (
+                days is not None
+                and days[0][0] >= day - 1
+                and sum(n for _, n in days) <= cfg.pump_max_attempts_per_number
+            )
+
+        pumped = [c for c in calls if fresh(c.ctx.e164)]
+        if not pumped:
+            return
+        window = cfg.distinct_numbers_window_s
+        new = sum(1 for n, when in cust.spread.seen.items() if t - when <= window and fresh(n))
+        if new < cfg.min_distinct_numbers or new <= len(calls):
+            return
+        case.add_reason(DIALLER_PACE)
+        pace = {"new_numbers_within_window": new, "calls_in_progress": len(calls)}
+        evidence = {"metering": meter_facts, "pace": pace}
+        reason = "charges over the customer's baseline at a dialler's pace; further calls denied"
+        for call in pumped:
+            if call.ctx.call_id not in self.engine.active:
+                continue  # cut with an earlier destination
+            for cut in self._deny_destination(call.ctx, t, case, reason, evidence, out):
+                if stranger(cut.ctx.e164):
+                    self.engine.terminate(cut.ctx.call_id, t, DIALLER_PACE, out)
+
+    def _is_contact(self, cust: CustomerState, e164: str, day: int) -> bool:
+        rc = self.cfg.repeat_contact
+        repeats = cust.repeats
+        return repeats is not None and repeats.is_contact(
+            e164, day, rc.min_days, rc.max_per_day, rc.window_days
+        )
 
     # -- cases ------------------------------------------------------------------------------------
     def _open_case(
@@ -1053,10 +1152,14 @@ class TollguardPolicy:
         )
 
     def reachable_while_denied(self, ctx: CallContext) -> bool:
-        """A call to a number the customer dials as a person does (``repeat_contact``): their
-        destination denial, meant for the attack's further calls to that country or range,
-        spares it. The call is still weighed like any other."""
-        return self._to_contact(ctx)
+        """A call to a number the customer dials as a person does (``repeat_contact``), or to
+        a contact established when their case opened (an attack of many numbers soon pushes
+        the contacts out of memory): their destination denial, meant for the attack's further
+        calls to that country or range, spares it. The call is still weighed like any other."""
+        if self._to_contact(ctx):
+            return True
+        case = self.cases.get(ctx.subscriber_id)
+        return case is not None and ctx.e164 in getattr(case, "established", ())
 
     def reachable_while_suspended(self, ctx: CallContext) -> bool:
         """A suspended customer's call to a contact established before the case opened, or to
