@@ -855,38 +855,39 @@ def test_a_suspension_spares_calls_to_the_victims_usual_country_not_the_attacks(
     assert by_id[cuba].reasons == ("international_suspended",)
 
 
-def test_a_destination_denial_spares_a_number_the_customer_talked_with_before() -> None:
-    # An office calling the US and Cuba talks five minutes with a new Cuban number; two days
-    # later at 2 a.m. a dialler walks other numbers of that block, and its risky call denies
-    # Cuba to the customer for a day. At 9 a.m. the office calls the number again: the
-    # conversation made it the customer's contact, so the denial, meant for the attack's further
-    # calls, spares it, and the call is weighed and goes through (marked as such).
+def _talk_then_dialler(
+    talk_at: float, talk_s: float, again_at: float, again_s: float
+) -> tuple[list[Output], str]:
+    """An office calling the US and Cuba talks with a new Cuban number at ``talk_at``; on day 30
+    at 2 a.m. a dialler walks other numbers of that block, and its risky call denies Cuba to the
+    customer for a day; the number is called again at ``again_at``: the outputs, that call."""
     tr = Traffic()
     office_history(tr, "biz", intl=[US, CU], days=28)
-    contact = CU[:-4] + "0001"
-    tr.call("biz", at(28, 11), contact, 300)
+    number = CU[:-4] + "0001"
+    tr.call("biz", talk_at, number, talk_s)
     for ch in range(6):
         tr.call("biz", at(30, 2) + ch * 20, CU[:-4] + f"5{ch}00", 600)
-    again = tr.call("biz", at(30, 9), contact, 300)
+    again = tr.call("biz", again_at, number, again_s)
     _, out = run([customer("biz")], tr.ordered())
     assert [a.country for a in actions(out, ActionKind.DENY_DESTINATION)] == ["CU"]
+    return out, again
+
+
+def test_a_destination_denial_spares_a_number_the_customer_talked_with_before() -> None:
+    # Five minutes' talk two days before, and the office calls the number at 9 a.m.: the
+    # conversation made it the customer's contact, so the denial, meant for the attack's further
+    # calls, spares it, and the call is weighed and goes through (marked as such).
+    out, again = _talk_then_dialler(at(28, 11), 300, at(30, 9), 300)
     decision = next(d for d in decisions(out, "biz") if d.call_id == again)
     assert decision.allow
     assert decision.reasons[0] == "contact_during_destination_denial"
 
 
 def test_an_attacks_test_call_the_evening_before_makes_no_contact() -> None:
-    # As above, but the "conversation" is the attack's own test call the evening before its
-    # night: one night spans two local days, so it proves nothing and the denial holds.
-    tr = Traffic()
-    office_history(tr, "biz", intl=[US, CU], days=28)
-    test_number = CU[:-4] + "0001"
-    tr.call("biz", at(29, 22), test_number, 120)
-    for ch in range(6):
-        tr.call("biz", at(30, 2) + ch * 20, CU[:-4] + f"5{ch}00", 600)
-    pump = tr.call("biz", at(30, 2.5), test_number, 600)
-    _, out = run([customer("biz")], tr.ordered())
-    assert [a.country for a in actions(out, ActionKind.DENY_DESTINATION)] == ["CU"]
+    # The "conversation" is the attack's own test call the evening before its night, and the
+    # pump dials the number at 2:30: one night spans two local days, so the test call proves
+    # nothing and the denial holds.
+    out, pump = _talk_then_dialler(at(29, 22), 120, at(30, 2.5), 600)
     assert next(d for d in decisions(out, "biz") if d.call_id == pump).reasons == (
         "destination_denied",
     )
