@@ -975,25 +975,32 @@ def test_a_contacts_call_is_not_learned_while_an_attack_is_suspended() -> None:
     assert counts[0] == counts[1]
 
 
-def _usual_country_pump(tr: Traffic, start: float, hours: int) -> list[str]:
-    """Three channels cycling through ordinary US mobile numbers the customer never called,
-    eight minutes a call: revenue-share IRSF in the customer's usual country."""
+def _usual_country_pump(
+    tr: Traffic, start: float, hours: int, channels: int = 3, minutes: int = 8
+) -> list[str]:
+    """Channels cycling through ordinary US mobile numbers the customer never called, a call
+    of ``minutes`` after another: revenue-share IRSF in the customer's usual country."""
     ids = []
-    for k in range(hours * 60 // 10):
-        for ch in range(3):
+    every = (minutes + 2) * 60
+    for k in range(hours * 3600 // every):
+        for ch in range(channels):
             callee = US[:-4] + f"{k:02d}{ch}7"
-            ids.append(tr.call("biz", start + k * 600 + ch * 40, callee, 480))
+            ids.append(tr.call("biz", start + k * every + ch * 40, callee, minutes * 60))
     return ids
 
 
-def test_a_night_pump_of_ordinary_numbers_in_the_usual_country_is_stopped() -> None:
+@pytest.mark.parametrize(("channels", "minutes"), [(3, 8), (2, 40)])
+def test_a_night_pump_of_ordinary_numbers_in_the_usual_country_is_stopped(
+    channels: int, minutes: int
+) -> None:
     # No call is dear enough to refuse on its own (an ordinary US rate, the customer's usual
     # country), so before this the pump ran all night. Its charges pass the customer's
-    # baseline with numbers rotating on every channel: the country is denied to the customer
-    # and the calls cut, while the office's own US contact stays reachable.
+    # baseline with numbers rotating on every channel (within the hour: two channels of
+    # 40-minute calls show no three new numbers in half an hour): the country is denied to the
+    # customer and the calls cut, while the office's own US contact stays reachable.
     tr = Traffic()
     office_history(tr, "biz", intl=[US], days=35)
-    pump = _usual_country_pump(tr, at(30, 21), hours=8)
+    pump = _usual_country_pump(tr, at(30, 21), 8, channels, minutes)
     contact = tr.call("biz", at(31, 2), US, 300)
     _, out = run([customer("biz")], tr.ordered())
     (denial,) = [

@@ -225,6 +225,10 @@ class CaseConfig:
     # A new number of a pump is dialled once or twice (IRSF number lists are walked, a busy or
     # unanswered number retried once); a person redials the few people they try to reach.
     pump_max_attempts_per_number: int = 2
+    # The new numbers count within an hour: a pump holding two channels with half-hour calls
+    # shows three new numbers only over an hour (the 30 minutes suspension asks of risky numbers,
+    # dialled in bursts, missed such pumps).
+    pump_window_s: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1024,9 +1024,8 @@ class TollguardPolicy:
         (first dialled since yesterday, as a night spans two days, and at most
         ``pump_max_attempts_per_number`` times: a pump's list numbers are each called once or
         twice, while a person redials the few people they try to reach) dialled within
-        ``distinct_numbers_window_s`` (the pace suspension asks of risky numbers), and more of
-        them than calls in progress, so each channel moved on to new numbers (an office on
-        three lines to three people does not). It
+        ``pump_window_s``, and more of them than calls in progress, so each channel moved on to
+        new numbers (an office on three lines to three people does not). It
         stops IRSF through ordinary numbers of the customer's usual country, where no single
         call is dear enough to refuse (revenue-share pumps of mobile ranges: CFCA, GSMA). The
         customer's contacts stay reachable, and a spike of calls to people they know never
@@ -1059,7 +1058,7 @@ class TollguardPolicy:
         pumped = [c for c in calls if fresh(c.ctx.e164)]
         if not pumped:
             return
-        window = cfg.distinct_numbers_window_s
+        window = cfg.pump_window_s
         new = sum(1 for n, when in cust.spread.seen.items() if t - when <= window and fresh(n))
         if new < cfg.min_distinct_numbers or new <= len(calls):
             return
