@@ -1044,3 +1044,33 @@ def test_a_family_calling_its_people_all_night_in_an_emergency_is_not_a_pump() -
     assert not [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.reason.startswith("ch")]
     by_id = {d.call_id: d for d in decisions(out, "fam")}
     assert all(by_id[c].allow for c in calls)
+
+
+def _callbacks(callee: str, others: str) -> list[Output]:
+    """Forty residential customers calling abroad every evening for two weeks, five of them
+    China and the rest ``others``; on day 15 the five call ``callee`` back within an hour."""
+    tr = Traffic()
+    subs = [customer(f"w{i}", Segment.RESIDENTIAL, Service.PSTN) for i in range(40)]
+    for i in range(40):
+        for d in range(15):
+            tr.call(f"w{i}", at(d, 19) + i * 30, CN if i < 5 else others, 600, None)
+    for i in range(5):
+        tr.call(f"w{i}", at(15, 12) + i * 600, callee, 150, None)
+    _, out = run(subs, tr.ordered())
+    return out
+
+
+def test_wangiri_callbacks_at_an_ordinary_rate_deny_the_range_for_everyone() -> None:
+    # One-ring calls from Mali mobiles at an ordinary rate (neither dear nor on the restricted
+    # list): five customers call the same number back within the hour. Mali has next to no
+    # normal traffic at this carrier, so the range is denied for everyone.
+    out = _callbacks("01022390093336", CN)
+    ranges = [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.subscriber_id is None]
+    assert [a.prefix for a in ranges] == ["22390093336"]
+
+
+def test_many_customers_calling_one_number_of_a_busy_country_are_not_a_wangiri() -> None:
+    # The same five calls to a US conference bridge, in a country the carrier's other customers
+    # call every day: no range is denied.
+    out = _callbacks("01016502530001", US)
+    assert [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.subscriber_id is None] == []

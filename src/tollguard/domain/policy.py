@@ -380,8 +380,16 @@ class TollguardPolicy:
             if n >= cfg.source_ip.shared_min_customers:
                 self._check_shared_ip(ctx, out)
         known = cust.novelty is not None and cust.novelty.knows(destination_key(ctx))
-        if ctx.e164 and self._dear(ctx) and not known:
-            prefix = ctx.e164.lstrip("+")[: cfg.range_burst.prefix_digits]
+        if ctx.e164 and not known:
+            # a dear range by its first digits; elsewhere, in a country with little normal
+            # traffic, the very number (Wangiri callbacks at an ordinary rate all go to the few
+            # numbers that rang; a disaster's callers each call their own people)
+            if self._dear(ctx):
+                prefix = ctx.e164.lstrip("+")[: cfg.range_burst.prefix_digits]
+            elif self._little_traffic(ctx):
+                prefix = ctx.e164.lstrip("+")
+            else:
+                return
             n = self.range_burst.learn_one(
                 ctx.time, prefix, ctx.subscriber_id, cfg.range_burst.window_s
             )
@@ -400,6 +408,19 @@ class TollguardPolicy:
         return (
             ctx.restricted is not None or rate_band(ctx.rate_per_min, self.engine.band_edges) >= 2
         )
+
+    def _little_traffic(self, ctx: CallContext) -> bool:
+        """Whether the call's country has little normal traffic at this carrier (the source
+        document's third criterion, with the country restriction's thresholds) once there is a
+        week of it to tell: Wangiri callbacks go to numbers of such countries at ordinary rates,
+        while a number many customers call at once legitimately (a conference bridge, a
+        company's line) is in a country they call every day."""
+        region = ctx.region
+        cb = self.cfg.country_burst
+        if not region or self.population.history_days(ctx.day) < cb.min_history_days:
+            return False
+        per_day, minutes, _ = self.population.normal_traffic(region, ctx.day)
+        return per_day <= cb.max_normal_calls_per_day and minutes <= cb.max_normal_minutes_per_month
 
     def _check_country_burst(self, ctx: CallContext, out: list[Output]) -> None:
         cfg = self.cfg.country_burst
