@@ -1074,3 +1074,21 @@ def test_many_customers_calling_one_number_of_a_busy_country_are_not_a_wangiri()
     # call every day: no range is denied.
     out = _callbacks("01016502530001", US)
     assert [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.subscriber_id is None] == []
+
+
+def test_customers_walking_one_range_of_a_quiet_country_deny_the_range() -> None:
+    # An IRSF campaign at an ordinary rate: three customers, none of whom called Latvia before,
+    # each walk numbers of one Latvian block on four channels within the hour. One number each
+    # would be a disaster's families; several numbers of the block each is a test-number list,
+    # so the range is denied for everyone (not only the numbers dialled).
+    tr = Traffic()
+    subs = [customer(f"w{i}", Segment.RESIDENTIAL, Service.PSTN) for i in range(40)]
+    for i in range(40):
+        for d in range(15):
+            tr.call(f"w{i}", at(d, 19) + i * 30, CN, 600, None)
+    for i in range(3):  # four channels each, 20 s apart
+        for k in range(4):
+            tr.call(f"w{i}", at(15, 2) + i * 600 + k * 20, f"01037167123{i}{k}{k}", 600, None)
+    _, out = run(subs, tr.ordered())
+    ranges = [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.subscriber_id is None]
+    assert "3716712" in [a.prefix for a in ranges]

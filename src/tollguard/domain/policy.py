@@ -383,8 +383,15 @@ class TollguardPolicy:
         if ctx.e164 and not known:
             # a dear range by its first digits; elsewhere, in a country with little normal
             # traffic, the very number (Wangiri callbacks at an ordinary rate all go to the few
-            # numbers that rang; a disaster's callers each call their own people)
-            if self._dear(ctx):
+            # numbers that rang; a disaster's callers each call their own people), or its first
+            # digits once the customer walks the block (a campaign's test-number list)
+            bs = cfg.block_spread
+            if self._dear(ctx) or (
+                self._little_traffic(ctx)
+                and cust.spread is not None
+                and cust.spread.others_in_block(ctx.e164, ctx.time, bs.window_s, bs.block_digits)
+                >= bs.min_others
+            ):
                 prefix = ctx.e164.lstrip("+")[: cfg.range_burst.prefix_digits]
             elif self._little_traffic(ctx):
                 prefix = ctx.e164.lstrip("+")
