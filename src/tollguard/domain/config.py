@@ -128,6 +128,14 @@ class CountryBurstConfig:
     # start), there is no normal to compare with and the detector stays silent.
     min_history_days: int = 7
 
+    def little_normal_traffic(self, calls_per_day: float, minutes_per_month: float) -> bool:
+        """Whether a country's normal traffic is below both thresholds (the source document's
+        third criterion of the restricted list)."""
+        return (
+            calls_per_day <= self.max_normal_calls_per_day
+            and minutes_per_month <= self.max_normal_minutes_per_month
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RangeBurstConfig:

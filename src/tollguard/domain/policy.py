@@ -386,17 +386,18 @@ class TollguardPolicy:
             # numbers that rang; a disaster's callers each call their own people), or its first
             # digits once the customer walks the block (a campaign's test-number list)
             bs = cfg.block_spread
-            if self._dear(ctx) or (
-                self._little_traffic(ctx)
+            dear = self._dear(ctx)
+            quiet = not dear and self._little_traffic(ctx)
+            if not (dear or quiet):
+                return
+            walks = (
+                quiet
                 and cust.spread is not None
                 and cust.spread.others_in_block(ctx.e164, ctx.time, bs.window_s, bs.block_digits)
                 >= bs.min_others
-            ):
-                prefix = ctx.e164.lstrip("+")[: cfg.range_burst.prefix_digits]
-            elif self._little_traffic(ctx):
-                prefix = ctx.e164.lstrip("+")
-            else:
-                return
+            )
+            digits = ctx.e164.lstrip("+")
+            prefix = digits[: cfg.range_burst.prefix_digits] if dear or walks else digits
             n = self.range_burst.learn_one(
                 ctx.time, prefix, ctx.subscriber_id, cfg.range_burst.window_s
             )
@@ -427,7 +428,7 @@ class TollguardPolicy:
         if not region or self.population.history_days(ctx.day) < cb.min_history_days:
             return False
         per_day, minutes, _ = self.population.normal_traffic(region, ctx.day)
-        return per_day <= cb.max_normal_calls_per_day and minutes <= cb.max_normal_minutes_per_month
+        return cb.little_normal_traffic(per_day, minutes)
 
     def _check_country_burst(self, ctx: CallContext, out: list[Output]) -> None:
         cfg = self.cfg.country_burst
@@ -446,7 +447,7 @@ class TollguardPolicy:
         )
         if ev.reason is None:
             return
-        if minutes > cfg.max_normal_minutes_per_month or per_day > cfg.max_normal_calls_per_day:
+        if not cfg.little_normal_traffic(per_day, minutes):
             out.append(
                 Alert(
                     ctx.time,
@@ -727,12 +728,20 @@ class TollguardPolicy:
         """Whether the call goes to a number the customer dials as a person does
         (``repeat_contact``): refused, it is still no new evidence that keeps a case open."""
         cust = self.customers.get(ctx.subscriber_id)
-        if cust is None or cust.repeats is None or not ctx.e164:
+        e164 = ctx.e164
+        if cust is None or not e164:
             return False
-        rc = self.cfg.repeat_contact
-        return cust.repeats.is_contact(
-            ctx.e164, ctx.day, rc.min_days, rc.max_per_day, rc.window_days
-        )
+        return self._is_contact(cust, e164, ctx.day)
+
+    def _spared_contact(self, sid: str, e164: str, day: int) -> bool:
+        """A number the customer dials as a person does on ``day``, or one of the contacts
+        established when their case opened (an attack of many numbers soon pushes the contacts
+        out of memory): what their destination denials spare."""
+        cust = self.customers.get(sid)
+        if cust is not None and self._is_contact(cust, e164, day):
+            return True
+        case = self.cases.get(sid)
+        return case is not None and e164 in getattr(case, "established", ())
 
     def _bruteforced(self, ctx: CallContext) -> bool:
         """True if this customer's SIP credential was brute-forced from this call's address."""
@@ -1019,8 +1028,8 @@ class TollguardPolicy:
         case.metering_log_lr = max(case.metering_log_lr, log_lr)
         if first or escalated:  # the same excess again is not new evidence: the case may close
             case.last_evidence = t
-        self._metered_pump(case, cust, calls, t, ev.facts, out)
-        calls = self.engine.customer_calls(sid)
+        if self._metered_pump(case, cust, calls, t, ev.facts, out):
+            calls = self.engine.customer_calls(sid)
         # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
         r = self.cfg.risk
         for call in calls:
@@ -1038,9 +1047,10 @@ class TollguardPolicy:
         t: float,
         meter_facts: dict[str, Any],
         out: list[Output],
-    ) -> None:
+    ) -> bool:
         """Charges over the customer's baseline at a dialler's pace: deny the destinations of
-        the calls in progress that do not go to the customer's contacts, and cut those calls.
+        the calls in progress that do not go to the customer's contacts, and cut those calls;
+        True when it did.
 
         Only for a customer known for ``pump_min_history_days`` (in their first days every
         number is new), and only at night (``pump_night_starts_hour`` to
@@ -1059,20 +1069,15 @@ class TollguardPolicy:
         customer's contacts stay reachable, and a spike of calls to people they know never
         shows it."""
         if not calls or cust.spread is None:
-            return
+            return False
         cfg = self.cfg.case
         cal = self.engine.calendar
         hour = cal.local_hour(t)
         if cfg.pump_night_ends_hour <= hour < cfg.pump_night_starts_hour:
-            return
+            return False
         day = cal.local_day(t)
         if cust.first_day < 0 or day - cust.first_day < cfg.pump_min_history_days:
-            return
-        known: frozenset[str] = getattr(case, "established", frozenset())
-
-        def stranger(e164: str | None) -> bool:
-            return e164 is not None and e164 not in known and not self._is_contact(cust, e164, day)
-
+            return False
         repeats = cust.repeats
 
         def fresh(e164: str | None) -> bool:  # first dialled since yesterday, once or twice
@@ -1085,11 +1090,11 @@ class TollguardPolicy:
 
         pumped = [c for c in calls if fresh(c.ctx.e164)]
         if not pumped:
-            return
+            return False
         window = cfg.pump_window_s
         new = sum(1 for n, when in cust.spread.seen.items() if t - when <= window and fresh(n))
         if new < cfg.min_distinct_numbers or new <= len(calls):
-            return
+            return False
         case.add_reason(DIALLER_PACE)
         pace = {"new_numbers_within_window": new, "calls_in_progress": len(calls)}
         evidence = {"metering": meter_facts, "pace": pace}
@@ -1098,8 +1103,10 @@ class TollguardPolicy:
             if call.ctx.call_id not in self.engine.active:
                 continue  # cut with an earlier destination
             for cut in self._deny_destination(call.ctx, t, case, reason, evidence, out):
-                if stranger(cut.ctx.e164):
+                e164 = cut.ctx.e164
+                if e164 and not self._spared_contact(case.subscriber_id, e164, day):
                     self.engine.terminate(cut.ctx.call_id, t, DIALLER_PACE, out)
+        return True
 
     def _is_contact(self, cust: CustomerState, e164: str, day: int) -> bool:
         rc = self.cfg.repeat_contact
@@ -1183,10 +1190,10 @@ class TollguardPolicy:
         a contact established when their case opened (an attack of many numbers soon pushes
         the contacts out of memory): their destination denial, meant for the attack's further
         calls to that country or range, spares it. The call is still weighed like any other."""
-        if self._to_contact(ctx):
-            return True
-        case = self.cases.get(ctx.subscriber_id)
-        return case is not None and ctx.e164 in getattr(case, "established", ())
+        e164 = ctx.e164
+        if not e164:
+            return False
+        return self._spared_contact(ctx.subscriber_id, e164, ctx.day)
 
     def reachable_while_suspended(self, ctx: CallContext) -> bool:
         """A suspended customer's call to a contact established before the case opened, or to
