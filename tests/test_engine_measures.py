@@ -1092,3 +1092,15 @@ def test_customers_walking_one_range_of_a_quiet_country_deny_the_range() -> None
     _, out = run(subs, tr.ordered())
     ranges = [a for a in actions(out, ActionKind.DENY_DESTINATION) if a.subscriber_id is None]
     assert "3716712" in [a.prefix for a in ranges]
+
+
+def test_a_customer_in_their_first_week_calling_new_numbers_at_night_is_not_a_pump() -> None:
+    # Every number is new to a customer the engine met two days ago: a night of calls on six
+    # lines to many of them is metered, but no pump is recognised without a week of the
+    # customer's calls (pump_min_history_days).
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US], days=2)
+    _usual_country_pump(tr, at(2, 21), 8, channels=6)
+    _, out = run([customer("biz")], tr.ordered())
+    assert alerts(out, "charge_meter")
+    assert not any(t.reason == "dialler_pace_over_baseline" for t in terminations(out))
