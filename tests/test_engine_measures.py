@@ -26,7 +26,9 @@ from tests.engine_support import (
     run,
     terminations,
 )
+from tollguard.domain.engine import Engine
 from tollguard.domain.events import ActionKind, ContactOutcome, ContactResult, Output, SipEvent
+from tollguard.domain.policy import WATCH_ENDED, WATCH_OVER, WATCHED
 from tollguard.domain.records import IntlStatus, Segment, Service, SipEventKind
 
 
@@ -452,7 +454,12 @@ def test_a_dialler_with_thousands_of_attempts_does_not_overflow_the_evidence() -
     tr.call("big", at(12, 4), DOMESTIC, 60)  # time passes beyond the contact attempts
     engine, out = run([customer("big")], tr.ordered())
     attack = [d for d in decisions(out, "big") if at(12, 1) <= d.time < at(12, 2)]
-    assert len(attack) == 1101 and not any(d.allow for d in attack)
+    # The first calls are let through under watch; the first refusal ends them.
+    watched = [d for d in attack if d.allow]
+    assert len(attack) == 1101 and watched == attack[: len(watched)] and len(watched) <= 2
+    assert all(d.reasons[0] == WATCHED for d in watched)
+    ended = {c.call_id: c.reason for c in terminations(out)}
+    assert all(ended[d.call_id] == WATCH_ENDED for d in watched)
     assert next(d for d in attack if d.call_id == other).reasons[0] == "fraud_risk"
     assert engine.controls.suspended("big") is not None
 
@@ -569,14 +576,17 @@ def ship_carrier() -> tuple[list[str], list[Output]]:
 def test_a_ship_operator_calling_its_vessel_day_after_day_gets_through(
     ship_carrier: tuple[list[str], list[Output]],
 ) -> None:
-    # The ship operator's first calls are refused (IRSF goes to satellite ranges). A person
-    # calls the same number again on the days after (repeat_contact), and from the fourth day
-    # on its calls go through (without that evidence they stay refused for the four weeks).
+    # IRSF goes to satellite ranges, so the ship operator's first calls would be refused on
+    # their cost; fraud is less likely than not, and they go through under watch, their four
+    # minutes well within it. A person calls the same number again on the days after
+    # (repeat_contact), and from the fourth day on its calls go through unwatched.
     calls, out = ship_carrier
     by_id = {d.call_id: d for d in decisions(out, "ship")}
-    assert not by_id[calls[0]].allow
+    assert by_id[calls[0]].allow and by_id[calls[0]].reasons[0] == WATCHED
+    assert all(by_id[c].allow for c in calls)
+    assert not [c for c in terminations(out) if c.call_id in set(calls)]
     later = [by_id[c] for c in calls if by_id[c].time >= at(4, 0)]
-    assert later and all(d.allow for d in later)
+    assert later and all(WATCHED not in d.reasons for d in later)
     assert actions(out, ActionKind.SUSPEND_INTERNATIONAL) == []
 
 
@@ -699,7 +709,8 @@ def test_refused_calls_abroad_still_show_the_customer_calls_abroad() -> None:
     for k in range(6):  # six refused attempts to the satellite range on one day
         tr.call("ship", at(2, 11) + k * 60, SAT[:-1] + str(k), 60)
     engine, out = run([customer("ship")], tr.ordered())
-    assert not any(d.allow for d in decisions(out, "ship") if d.time >= at(2, 11))
+    tried = [d for d in decisions(out, "ship") if d.time >= at(2, 11)]
+    assert tried[0].reasons[0] == WATCHED and not any(d.allow for d in tried[2:])
     share = engine.policy.customers["ship"].share  # type: ignore[attr-defined]
     assert (share.n_calls, share.n_intl) == (4, 1)
 
@@ -1104,3 +1115,72 @@ def test_a_customer_in_their_first_week_calling_new_numbers_at_night_is_not_a_pu
     _, out = run([customer("biz")], tr.ordered())
     assert alerts(out, "charge_meter")
     assert not any(t.reason == "dialler_pace_over_baseline" for t in terminations(out))
+
+
+def _one_satellite_call(seconds: float) -> tuple[str, list[Output], Engine]:
+    """An office with a month of domestic calls makes its first call abroad: to a satellite
+    phone at 11:00 on a weekday, answered after 5 s, for ``seconds``."""
+    tr = Traffic()
+    office_history(tr, "biz")
+    cid = tr.call("biz", at(30, 11), SAT, seconds)
+    engine, out = run([customer("biz")], tr.ordered())
+    return cid, out, engine
+
+
+def test_a_dear_call_fraud_is_unlikely_to_be_is_watched_not_refused() -> None:
+    # Refused on its cost alone before: a person's first satellite call, which ends in four
+    # minutes, goes through, and a case asks the customer whether it was theirs.
+    cid, out, _ = _one_satellite_call(240)
+    decision = next(d for d in decisions(out, "biz") if d.call_id == cid)
+    assert decision.allow and decision.reasons[0] == WATCHED
+    assert 0 < decision.fraud_probability < 0.5
+    assert not [c for c in terminations(out) if c.call_id == cid]
+    risk = [a for a in alerts(out, "call_risk") if a.evidence["call_id"] == cid]
+    assert risk and risk[0].evidence["watch_s"] > 240
+    assert actions(out, ActionKind.CONTACT_ATTEMPT)
+    assert not actions(out, ActionKind.DENY_DESTINATION)
+
+
+def test_a_watched_call_is_cut_when_its_possible_loss_reaches_a_wrong_refusals_cost() -> None:
+    # The same call running for an hour: cut once p x rate x minutes reaches what wrongly
+    # refusing it costs (at the next minute's tick), never later than watch_max_minutes.
+    cid, out, engine = _one_satellite_call(3600)
+    decision = next(d for d in decisions(out, "biz") if d.call_id == cid)
+    risk = cfg_risk = engine.config.risk
+    watch_min = risk.wrong_denial_cost_jpy / (decision.fraud_probability * 950.0)
+    assert engine.tariff.lookup("+" + SAT[3:]).rate_per_min == 950.0  # type: ignore[union-attr]
+    cut = [c for c in terminations(out) if c.call_id == cid]
+    assert [c.reason for c in cut] == [WATCH_OVER]
+    answered = decision.time + 5
+    limit = min(watch_min, cfg_risk.watch_max_minutes) * 60.0
+    assert answered + limit <= cut[0].time < answered + limit + 60.0
+    watch = alerts(out, "call_watch")
+    assert watch and watch[0].evidence["call_id"] == cid
+    assert WATCH_OVER in engine.policy.cases["biz"].reasons  # type: ignore[attr-defined]
+
+
+def test_a_watched_call_is_still_cut_after_a_restart_from_a_snapshot() -> None:
+    tr = Traffic()
+    office_history(tr, "biz")
+    cid = tr.call("biz", at(30, 11), SAT, 3600)
+    events = tr.ordered()
+    split = next(i for i, e in enumerate(events) if e.time > at(30, 11) + 60)
+    first = Engine([customer("biz")])
+    list(first.feed(events[:split]))
+    second = Engine([customer("biz")])
+    second.restore(first.snapshot())
+    out = list(second.feed(events[split:]))
+    assert [c.reason for c in terminations(out) if c.call_id == cid] == [WATCH_OVER]
+
+
+def test_a_call_more_likely_fraud_than_not_is_refused_not_watched() -> None:
+    # An office that calls in office hours only makes its first call abroad at 22:00, to
+    # Somalia (396 yen a minute): a watch would last 7 minutes, but fraud is the likelier
+    # story, and a watch would bet on the opposite (fails with watch_max_probability = 0.98).
+    tr = Traffic()
+    office_history(tr, "biz")
+    cid = tr.call("biz", at(31, 22), SO, 240)
+    _, out = run([customer("biz")], tr.ordered())
+    decision = next(d for d in decisions(out, "biz") if d.call_id == cid)
+    assert 0.5 <= decision.fraud_probability < 0.98
+    assert not decision.allow and decision.reasons[0] == "fraud_risk"

@@ -64,6 +64,8 @@ class Case:
     # before the case opened: a suspension spares calls to them too, still weighed.
     usual_destinations: frozenset[str] = frozenset()
     spared: frozenset[str] = frozenset()
+    # Risky calls allowed under watch rather than refused (policy: ``watch_max_probability``).
+    watched_calls: int = 0
 
     def add_risky_number(self, t: float, number: str, window_s: float) -> None:
         """Record a risky number dialled; track the most distinct ones within ``window_s``."""
@@ -76,6 +78,16 @@ class Case:
     def risky_attempts_since(self, since: float) -> int:
         """Risky attempts (of those :meth:`add_risky_number` keeps) made after ``since``."""
         return sum(1 for w, _ in self.recent_numbers if w > since)
+
+    def only_watched(self) -> bool:
+        """True while the case holds nothing but calls allowed under watch: no refusal, cut,
+        metering excess or other finding."""
+        return (
+            getattr(self, "watched_calls", 0) == self.high_risk_attempts > 0
+            and self.metering_log_lr == 0.0
+            and not self.bruteforce
+            and not self.shared_address
+        )
 
     def add_reason(self, reason: str) -> None:
         """Remember a reason once, in order of appearance."""

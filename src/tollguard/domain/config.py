@@ -36,6 +36,24 @@ class RiskConfig:
     wrong_denial_cost_jpy: float = 2000.0
     # Deny regardless of cost when fraud is this probable.
     deny_probability: float = 0.98
+    # A call the cost rule would deny, while fraud is less likely than not (below
+    # watch_max_probability) and the customer's case shows no machine behaviour, is allowed under
+    # watch instead of refused: it is cut once answered for wrong_denial_cost_jpy / (p x rate)
+    # minutes, when the fraud loss it may have run up (p x rate x minutes) reaches what wrongly
+    # denying it costs. The carrier thus risks no more per call than the set-up rule accepts, but
+    # a person's call (minutes long) goes through, where refusing it wrongs them at once: a ship
+    # operator's first calls to its vessels at 950 yen a minute, a family's to a satellite phone.
+    # Above 0.5 the call is more likely fraud than not and is refused as before.
+    watch_max_probability: float = 0.5
+    # A call whose watch would be shorter than this is refused at set-up: a conversation cut
+    # within its first minutes serves nobody (published average call lengths are 2-4 minutes),
+    # and the caller only redials.
+    watch_min_minutes: float = 3.0
+    # ... and never longer than this: a person's call to a dear destination (a vessel, a
+    # satellite phone, a premium range) is paid by the minute and short, while IRSF calls run
+    # as long as they can (the range holder pays per minute). A longer watch would only let an
+    # attack's first call run up W / p.
+    watch_max_minutes: float = 10.0
     # Pseudo-counts for shrinking a customer's own statistics towards the population's.
     novelty_pseudo_count: float = 1.0
     international_share_pseudo_count: float = 10.0

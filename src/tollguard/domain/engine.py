@@ -21,7 +21,7 @@ import math
 import pickle
 import statistics
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import phonenumbers
@@ -97,12 +97,26 @@ class ActiveCall:
     learnable: bool = True
     #: dialled after other numbers of its block (block spread): learned by the population
     spread: bool = False
+    #: allowed under watch: cut when it has been answered this many seconds (the policy's
+    #: ``watch``), else None
+    watch_s: float | None = None
+
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, name) for name in _ACTIVE_FIELDS]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        self.watch_s = None  # snapshots taken before calls were watched have one field fewer
+        for name, value in zip(_ACTIVE_FIELDS, state, strict=False):
+            setattr(self, name, value)
 
     def exposure(self, t: float) -> float:
         """Cost accrued so far (JPY) at the call's per-minute rate."""
         if self.answered is None:
             return 0.0
         return max(0.0, t - self.answered) * self.ctx.rate_per_min / 60.0
+
+
+_ACTIVE_FIELDS = tuple(f.name for f in fields(ActiveCall))
 
 
 #: Reason on an allowed call of a suspended customer to a contact the suspension spares.

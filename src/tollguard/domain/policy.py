@@ -74,6 +74,12 @@ _HOUR = 3600.0
 #: Reason of a case, and of the calls it cuts, when charges over the customer's baseline come at
 #: a dialler's pace (:meth:`TollguardPolicy._metered_pump`).
 DIALLER_PACE: Final = "dialler_pace_over_baseline"
+#: Reason on a call allowed under watch (``RiskConfig.watch_max_probability``).
+WATCHED: Final = "allowed_under_watch"
+#: Reason of the cut of a watched call, and of the case it opens, when its watch is over.
+WATCH_OVER: Final = "watched_call_over_its_cost"
+#: Reason of the cut of a watched call when a later call of the customer is refused for its risk.
+WATCH_ENDED: Final = "watched_call_ended_by_a_refusal"
 
 
 def destination_key(ctx: CallContext) -> str | None:
@@ -195,6 +201,8 @@ class TollguardPolicy:
         self.closed_cases: list[Case] = []
         # Per customer, calls at an unusual pace awaiting learning: (end, call, minutes).
         self.held: dict[str, list[tuple[float, ActiveCall, float]]] = {}
+        # Calls in progress allowed under watch, by call id (cut when their watch is over).
+        self.watched: dict[str, ActiveCall] = {}
         # (source address, subscriber) -> when that customer's credential was brute-forced from it
         self.bruteforced_lines: dict[tuple[str, str], float] = {}
         self._prior = math.log(
@@ -209,6 +217,7 @@ class TollguardPolicy:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.held = {}  # absent from snapshots taken before unusual-pace calls were held
+        self.watched = {}  # likewise, before calls were watched
         self.__dict__.update(state)
 
     # -- customers ---------------------------------------------------------------------------
@@ -715,9 +724,12 @@ class TollguardPolicy:
         if case is not None and case.state is not CaseState.CLOSED:
             # Persistence is a dialler's: risky attempts within minutes, not one a day.
             recent = case.risky_attempts_since(ctx.time - cfg.case.distinct_numbers_window_s)
+            # A case of watched calls only is evidence by its pace alone: a ship operator's call
+            # a day is not a dialler's, and each call's own risk is weighed on the call.
+            floor = 0 if case.only_watched() else 1
             lr = min(
                 1e3,
-                capped_power(cfg.case.persistence_lr, max(recent, 1), 1e3)
+                capped_power(cfg.case.persistence_lr, max(recent, floor), 1e3)
                 * math.exp(case.metering_log_lr),
             )
             facts = {"attempts": case.high_risk_attempts, "attempts_within_window": recent}
@@ -758,6 +770,10 @@ class TollguardPolicy:
         p = _sigmoid(log_odds)
         expected_loss = p * ctx.rate_per_min * r.fraud_call_minutes
         deny = expected_loss >= r.wrong_denial_cost_jpy or p >= r.deny_probability
+        watch_s = None
+        if deny and p < r.watch_max_probability:
+            watch_s = self._watch_s(ctx, p)
+            deny = watch_s is None
         reasons = tuple(e.reason for e in evs if e.reason)
         cust = self.customer(ctx.subscriber_id)
         conc = cust.conc
@@ -774,7 +790,64 @@ class TollguardPolicy:
         call.spread = any(e.detector == BlockSpread.name for e in evs)
         conc.connect(ctx.call_id)
         self.engine.register_active(call)
+        if watch_s is not None:
+            # As the refusal it replaces: demand, a case, an alert; not the destination denial.
+            call.watch_s = watch_s
+            call.learnable = False
+            self.watched[ctx.call_id] = call
+            self._learn_refused(ctx)
+            self._risk_denied(ctx, p, log_odds, expected_loss, evs, concurrent, out, watch_s)
+            case = self.cases.get(ctx.subscriber_id)
+            if case is not None:
+                case.watched_calls = getattr(case, "watched_calls", 0) + 1
+            return True, (WATCHED, *reasons), log_odds
         return True, reasons if p >= 0.5 else (), log_odds
+
+    def _watch_s(self, ctx: CallContext, p: float) -> float | None:
+        """How long (answered seconds) a call the cost rule would deny may run under watch:
+        until ``p x rate x minutes`` reaches ``wrong_denial_cost_jpy``; None when that is under
+        ``watch_min_minutes`` or the customer's case shows an automated attack (a machine's
+        calls are refused, not watched)."""
+        r = self.cfg.risk
+        minutes = r.wrong_denial_cost_jpy / (p * ctx.rate_per_min) if ctx.rate_per_min > 0 else 0
+        if minutes < r.watch_min_minutes:
+            return None
+        minutes = min(minutes, r.watch_max_minutes)
+        case = self.cases.get(ctx.subscriber_id)
+        if case is not None and (
+            case.state is CaseState.SUSPENDED
+            or case.machine_behaviour(self.cfg.case.min_distinct_numbers)
+        ):
+            return None
+        return minutes * 60.0
+
+    def _watch_over(self, call: ActiveCall, t: float, out: list[Output]) -> None:
+        """A watched call ran up the fraud loss its watch allows: open (or feed) the customer's
+        case as a risky attempt, and cut the call. Its destination is not denied: the customer's
+        next call to it is weighed again, with the case's evidence (an attack's redials are soon
+        refused; a person's next call is watched again)."""
+        ctx = call.ctx
+        sid = ctx.subscriber_id
+        answered = call.answered if call.answered is not None else t
+        facts: dict[str, Any] = {
+            "call_id": ctx.call_id,
+            "fraud_probability": round(_sigmoid(call.log_odds), 6),
+            "country": ctx.region,
+            "rate_per_min": ctx.rate_per_min,
+            "answered_s": round(t - answered),
+            "watch_s": round(call.watch_s or 0.0),
+            "exposure_jpy": round(call.exposure(t)),
+        }
+        out.append(Alert(t, "call_watch", Severity.WARNING, sid, facts))
+        case = self._open_case(sid, t, call.log_odds, facts, out)
+        case.high_risk_attempts += 1
+        case.add_reason(WATCH_OVER)
+        if not self._to_contact(ctx):
+            case.last_evidence = t
+        if ctx.e164:
+            case.add_risky_number(t, ctx.e164, self.cfg.case.distinct_numbers_window_s)
+        self.engine.terminate(ctx.call_id, t, WATCH_OVER, out)
+        self._maybe_suspend(case, t, out)
 
     def _learn_refused(self, ctx: CallContext) -> None:
         """Count a refused attempt's destination class into the carrier's legitimate demand,
@@ -807,7 +880,10 @@ class TollguardPolicy:
         evs: list[Evidence],
         concurrent: int,
         out: list[Output],
+        watch_s: float | None = None,
     ) -> None:
+        """A call refused for its risk, or (``watch_s``) allowed under watch in place of the
+        refusal: alert and open the case; a refused call also denies its destination."""
         cfg = self.cfg
         sid = ctx.subscriber_id
         facts: dict[str, Any] = {
@@ -817,6 +893,8 @@ class TollguardPolicy:
             "likelihood_ratios": {e.detector: round(e.lr, 3) for e in evs},
             "facts": {e.detector: e.facts for e in evs if e.facts},
         }
+        if watch_s is not None:
+            facts["watch_s"] = round(watch_s)
         case = self._open_case(sid, ctx.time, log_odds, facts, out)
         case.high_risk_attempts += 1
         to_contact = self._to_contact(ctx)
@@ -848,7 +926,12 @@ class TollguardPolicy:
                 facts,
             )
         )
-        if not to_contact:
+        if watch_s is None:
+            # The watch rested on fraud being less likely than not; a refused call says
+            # otherwise now (an attack's channels after the first).
+            for watched in [c for c in self.watched.values() if c.ctx.subscriber_id == sid]:
+                self.engine.terminate(watched.ctx.call_id, ctx.time, WATCH_ENDED, out)
+        if not to_contact and watch_s is None:
             reason = "call to this destination judged fraudulent; further calls denied"
             for call in self._deny_destination(ctx, ctx.time, case, reason, facts, out):
                 self.engine.terminate(call.ctx.call_id, ctx.time, "destination_denied", out)
@@ -932,6 +1015,8 @@ class TollguardPolicy:
             cust.conc.end(ctx.call_id)
         minutes = 0.0 if call.answered is None else max(0.0, t - call.answered) / 60.0
         self._learn_held(ctx.subscriber_id, t)
+        if call.watch_s is not None:
+            self.watched.pop(ctx.call_id, None)
         if call.learnable and ctx.subscriber_id not in self.cases:
             conc = cust.conc
             if conc is not None and any(conc.excess(call.concurrent, call.burst)):
@@ -1423,6 +1508,13 @@ class TollguardPolicy:
                 case.state = CaseState.CLOSED
                 case.closed_reason = "no new evidence; closed without suspension"
                 self.closed_cases.append(self.cases.pop(case.subscriber_id))
+        over = [
+            c
+            for c in self.watched.values()
+            if c.answered is not None and t - c.answered >= (c.watch_s or 0.0)
+        ]
+        for call in over:
+            self._watch_over(call, t, out)
         for sid in sorted(self.engine.by_customer):
             self._meter(sid, t, out)
         if t - self._last_forget >= 600.0:
