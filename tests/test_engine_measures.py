@@ -1184,3 +1184,17 @@ def test_a_call_more_likely_fraud_than_not_is_refused_not_watched() -> None:
     decision = next(d for d in decisions(out, "biz") if d.call_id == cid)
     assert 0.5 <= decision.fraud_probability < 0.98
     assert not decision.allow and decision.reasons[0] == "fraud_risk"
+
+
+def test_a_case_of_watched_calls_only_weighs_by_its_pace_alone() -> None:
+    # A person's watched satellite call one day and another the next: the case the first
+    # opened holds nothing but watched calls, and a call a day is no dialler's pace, so it
+    # adds nothing to the second call (a refusal's case would double its odds).
+    tr = Traffic()
+    office_history(tr, "biz")
+    tr.call("biz", at(30, 11), SAT, 240)
+    second = tr.call("biz", at(31, 16), SAT[:-1] + "9", 240)
+    _, out = run([customer("biz")], tr.ordered())
+    risk = next(a for a in alerts(out, "call_risk") if a.evidence["call_id"] == second)
+    assert risk.evidence["likelihood_ratios"]["open_case"] == 1.0
+    assert next(d for d in decisions(out, "biz") if d.call_id == second).reasons[0] == WATCHED
