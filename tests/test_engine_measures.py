@@ -1198,3 +1198,19 @@ def test_a_case_of_watched_calls_only_weighs_by_its_pace_alone() -> None:
     risk = next(a for a in alerts(out, "call_risk") if a.evidence["call_id"] == second)
     assert risk.evidence["likelihood_ratios"]["open_case"] == 1.0
     assert next(d for d in decisions(out, "biz") if d.call_id == second).reasons[0] == WATCHED
+
+
+@pytest.mark.parametrize(("seconds", "contact"), [(240, True), (30, False), (3600, False)])
+def test_a_watched_call_that_was_a_conversation_makes_a_contact(
+    seconds: float, contact: bool
+) -> None:
+    # A ship operator's first call to its vessel goes through under watch. Answered for four
+    # minutes, it was a conversation: two days later its late-evening call to the same number
+    # is a contact's and goes through (refused on its hour, cost and open case without). A
+    # 30-second call proves nothing, nor does one its watch had to cut.
+    tr = Traffic()
+    office_history(tr, "biz")
+    tr.call("biz", at(30, 11), SAT, seconds)
+    again = tr.call("biz", at(32, 22), SAT, 240)
+    _, out = run([customer("biz")], tr.ordered())
+    assert next(d for d in decisions(out, "biz") if d.call_id == again).allow is contact

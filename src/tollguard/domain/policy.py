@@ -1017,6 +1017,15 @@ class TollguardPolicy:
         self._learn_held(ctx.subscriber_id, t)
         if call.watch_s is not None:
             self.watched.pop(ctx.call_id, None)
+            if (
+                ctx.e164
+                and cust.repeats is not None
+                and ctx.call_id not in self.engine.dropped
+                and minutes * 60.0 >= self.cfg.repeat_contact.conversation_min_s
+            ):
+                # Its watch ran out on no one: a conversation with that number (a contact from
+                # the day after next), though the call teaches the profile nothing else.
+                cust.repeats.talked_one(ctx.e164, ctx.day)
         if call.learnable and ctx.subscriber_id not in self.cases:
             conc = cust.conc
             if conc is not None and any(conc.excess(call.concurrent, call.burst)):
