@@ -6,8 +6,8 @@ a short life; IRSF events run over a night or a weekend: CFCA, GSMA IRSF guidanc
 the same few numbers (a ship's satellite phone, a partner's mobile) once or twice a day, on day
 after day, and dials again the next day when a call was refused.
 Learns: for at most ``MAX_NUMBERS`` numbers, the last few days each was dialled and how often,
-and the last two days the customer talked with it (an allowed, learned call answered for a minute
-or more: :meth:`RepeatContact.talked_one`).
+and the last two days the customer talked with it (an allowed call answered for a minute or more,
+learned as the customer's or let through under watch and not cut: :meth:`RepeatContact.talked_one`).
 Scores: when this number was dialled on ``min_days`` or more earlier days within ``window_days``,
 or the customer talked with it before yesterday within ``window_days`` (a contact proved by a
 conversation needs no third day; an attack's test call and its pump fall within one night, which
@@ -80,8 +80,9 @@ class RepeatContact:
             self.talked.pop(oldest, None)
 
     def talked_one(self, e164: str, day: int) -> None:
-        """Record a conversation with ``e164`` on local ``day``: an allowed call, learned as
-        the customer's own, answered for a minute or more. Forgotten with the number."""
+        """Record a conversation with ``e164`` on local ``day``: an allowed call answered for a
+        minute or more, learned as the customer's own or watched and not cut. Forgotten with the
+        number."""
         if e164 not in self.days:
             return
         last = self.talked.get(e164, (-1, -1))[1]
