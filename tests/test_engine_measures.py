@@ -986,16 +986,29 @@ def test_a_contacts_call_is_not_learned_while_an_attack_is_suspended() -> None:
     assert counts[0] == counts[1]
 
 
+#: US area codes: numbers a campaign or a fair calls are spread over a country.
+_AREAS = ("212", "213", "312", "415", "617", "650", "702", "713", "206", "305")
+
+
 def _usual_country_pump(
-    tr: Traffic, start: float, hours: int, channels: int = 3, minutes: int = 8
+    tr: Traffic,
+    start: float,
+    hours: int,
+    channels: int = 3,
+    minutes: int = 8,
+    spread: bool = False,
 ) -> list[str]:
-    """Channels cycling through ordinary US mobile numbers the customer never called, a call
-    of ``minutes`` after another: revenue-share IRSF in the customer's usual country."""
+    """Channels cycling through ordinary US numbers the customer never called, a call of
+    ``minutes`` after another: revenue-share IRSF in the customer's usual country, walking one
+    number block (a test-number list); ``spread``: the numbers are spread over the country."""
     ids = []
     every = (minutes + 2) * 60
     for k in range(hours * 3600 // every):
         for ch in range(channels):
             callee = US[:-4] + f"{k:02d}{ch}7"
+            if spread:
+                exchange = 200 + 3 * k + ch
+                callee = f"0101{_AREAS[(k + ch) % len(_AREAS)]}{exchange:03d}{k:02d}{ch}7"
             ids.append(tr.call("biz", start + k * every + ch * 40, callee, minutes * 60))
     return ids
 
@@ -1027,17 +1040,33 @@ def test_a_night_pump_of_ordinary_numbers_in_the_usual_country_is_stopped(
 
 
 def test_a_daytime_spike_of_calls_to_new_numbers_is_not_stopped() -> None:
-    # The same calls in office hours are a campaign or a trade fair (and the customer answers
-    # the contact call): metered, but nothing is denied or cut.
+    # The same pace in office hours, to numbers spread over the country, is a campaign or a
+    # trade fair (and the customer answers the contact call): metered, but nothing is denied or
+    # cut.
     tr = Traffic()
     office_history(tr, "biz", intl=[US], days=35)
-    spike = _usual_country_pump(tr, at(30, 9), hours=8)
+    spike = _usual_country_pump(tr, at(30, 9), hours=8, spread=True)
     _, out = run([customer("biz")], tr.ordered())
     assert alerts(out, "charge_meter")
     assert actions(out, ActionKind.DENY_DESTINATION) == []
     by_id = {d.call_id: d for d in decisions(out, "biz")}
     assert all(by_id[c].allow for c in spike)
     assert not any(t.reason == "dialler_pace_over_baseline" for t in terminations(out))
+
+
+def test_a_daytime_pump_walking_one_number_block_is_stopped() -> None:
+    # IRSF blended into office hours: the pump walks a test-number list of one block. Over the
+    # customer's baseline, that is a dialler's pace in the day too (before: it ran all day).
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US], days=35)
+    pump = _usual_country_pump(tr, at(30, 9), hours=8)
+    _, out = run([customer("biz")], tr.ordered())
+    (denial,) = [
+        a for a in actions(out, ActionKind.DENY_DESTINATION) if a.reason.startswith("charges")
+    ]
+    assert denial.country == "US" and at(30, 9) < denial.time < at(30, 17)
+    by_id = {d.call_id: d for d in decisions(out, "biz")}
+    assert len([c for c in pump if by_id[c].allow]) < len(pump) // 2
 
 
 def test_a_family_calling_its_people_all_night_in_an_emergency_is_not_a_pump() -> None:

@@ -1147,11 +1147,12 @@ class TollguardPolicy:
         True when it did.
 
         Only for a customer known for ``pump_min_history_days`` (in their first days every
-        number is new), and only at night (``pump_night_starts_hour`` to
-        ``pump_night_ends_hour``, local time):
-        IRSF pumps run at night and at weekends, while a business's legitimate spike of calls
-        to new numbers (a trade fair, a campaign) comes in office hours, when the customer
-        answers the contact call at once.
+        number is new), and at night (``pump_night_starts_hour`` to ``pump_night_ends_hour``,
+        local time): IRSF pumps run at night and at weekends, while a business's legitimate
+        spike of calls to new numbers (a trade fair, a campaign) comes in office hours, when
+        the customer answers the contact call at once. In the day only when the new numbers
+        walk one number block (:meth:`_walk_a_block`): a test-number list pumped in office
+        hours to blend in, where a campaign's numbers are spread over a country.
         A dialler's pace is numbers that rotate: ``min_distinct_numbers`` or more new numbers
         (first dialled since yesterday, as a night spans two days, and at most
         ``pump_max_attempts_per_number`` times: a pump's list numbers are each called once or
@@ -1167,8 +1168,7 @@ class TollguardPolicy:
         cfg = self.cfg.case
         cal = self.engine.calendar
         hour = cal.local_hour(t)
-        if cfg.pump_night_ends_hour <= hour < cfg.pump_night_starts_hour:
-            return False
+        daytime = cfg.pump_night_ends_hour <= hour < cfg.pump_night_starts_hour
         day = cal.local_day(t)
         if cust.first_day < 0 or day - cust.first_day < cfg.pump_min_history_days:
             return False
@@ -1186,8 +1186,11 @@ class TollguardPolicy:
         if not pumped:
             return False
         window = cfg.pump_window_s
-        new = sum(1 for n, when in cust.spread.seen.items() if t - when <= window and fresh(n))
+        numbers = [n for n, when in cust.spread.seen.items() if t - when <= window and fresh(n)]
+        new = len(numbers)
         if new < cfg.min_distinct_numbers or new <= len(calls):
+            return False
+        if daytime and not self._walk_a_block(numbers):
             return False
         case.add_reason(DIALLER_PACE)
         pace = {"new_numbers_within_window": new, "calls_in_progress": len(calls)}
@@ -1201,6 +1204,17 @@ class TollguardPolicy:
                 if e164 and not self._spared_contact(case.subscriber_id, e164, day):
                     self.engine.terminate(cut.ctx.call_id, t, DIALLER_PACE, out)
         return True
+
+    def _walk_a_block(self, numbers: list[str]) -> bool:
+        """Whether ``block_spread.min_others`` + 1 of ``numbers`` fall in one number block."""
+        bs = self.cfg.block_spread
+        blocks: dict[str, int] = {}
+        for n in numbers:
+            block = BlockSpread.block(n, bs.block_digits)
+            blocks[block] = blocks.get(block, 0) + 1
+            if blocks[block] > bs.min_others:
+                return True
+        return False
 
     def _is_contact(self, cust: CustomerState, e164: str, day: int) -> bool:
         rc = self.cfg.repeat_contact
