@@ -997,15 +997,19 @@ def _usual_country_pump(
     channels: int = 3,
     minutes: int = 8,
     spread: bool = False,
+    blocks: int = 1,
 ) -> list[str]:
     """Channels cycling through ordinary US numbers the customer never called, a call of
     ``minutes`` after another: revenue-share IRSF in the customer's usual country, walking one
-    number block (a test-number list); ``spread``: the numbers are spread over the country."""
+    number block (a test-number list), or ``blocks`` blocks in turn; ``spread``: the numbers
+    are spread over the country."""
     ids = []
     every = (minutes + 2) * 60
     for k in range(hours * 3600 // every):
         for ch in range(channels):
             callee = US[:-4] + f"{k:02d}{ch}7"
+            if blocks > 1:
+                callee = f"0101650{200 + (k * channels + ch) % blocks:03d}{k:02d}{ch}7"
             if spread:
                 exchange = 200 + 3 * k + ch
                 callee = f"0101{_AREAS[(k + ch) % len(_AREAS)]}{exchange:03d}{k:02d}{ch}7"
@@ -1067,6 +1071,19 @@ def test_a_daytime_pump_walking_one_number_block_is_stopped() -> None:
     assert denial.country == "US" and at(30, 9) < denial.time < at(30, 17)
     by_id = {d.call_id: d for d in decisions(out, "biz")}
     assert len([c for c in pump if by_id[c].allow]) < len(pump) // 2
+
+
+def test_a_daytime_pump_walking_ten_blocks_in_turn_is_stopped() -> None:
+    # The list walks ten blocks in turn, two numbers of each an hour at most: the customer's
+    # walk shows over the blocks' week (block_spread), not within the pump's hour.
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US], days=35)
+    _usual_country_pump(tr, at(30, 9), hours=8, blocks=10)
+    _, out = run([customer("biz")], tr.ordered())
+    denials = [
+        a for a in actions(out, ActionKind.DENY_DESTINATION) if a.reason.startswith("charges")
+    ]
+    assert denials and at(30, 9) < denials[0].time < at(30, 17)
 
 
 def test_a_family_calling_its_people_all_night_in_an_emergency_is_not_a_pump() -> None:

@@ -243,9 +243,9 @@ class CaseConfig:
     # pumps run mostly at night (CFCA; the source document), while a business's legitimate
     # spike of calls to many new numbers (a campaign, a trade fair) comes in the day, on
     # weekends too, when the customer also answers the contact call. In the day it applies when
-    # the new numbers walk one number block (``block_spread``: ``min_others`` + 1 of them in one
-    # block): a test-number list pumped in office hours to blend in; a campaign's or a fair's
-    # numbers are spread over a country.
+    # one of the new numbers is of a block the customer walks (``block_spread``: ``min_others``
+    # other numbers of it within its week): a test-number list pumped in office hours to blend
+    # in; a campaign's or a fair's numbers are spread over a country.
     pump_night_starts_hour: int = 20
     pump_night_ends_hour: int = 8
     # ... and only for a customer whose calls the engine has seen for a week: new numbers mean

@@ -1151,7 +1151,7 @@ class TollguardPolicy:
         local time): IRSF pumps run at night and at weekends, while a business's legitimate
         spike of calls to new numbers (a trade fair, a campaign) comes in office hours, when
         the customer answers the contact call at once. In the day only when the new numbers
-        walk one number block (:meth:`_walk_a_block`): a test-number list pumped in office
+        walk a number block (:meth:`_walks_a_block`): a test-number list pumped in office
         hours to blend in, where a campaign's numbers are spread over a country.
         A dialler's pace is numbers that rotate: ``min_distinct_numbers`` or more new numbers
         (first dialled since yesterday, as a night spans two days, and at most
@@ -1190,7 +1190,7 @@ class TollguardPolicy:
         new = len(numbers)
         if new < cfg.min_distinct_numbers or new <= len(calls):
             return False
-        if daytime and not self._walk_a_block(numbers):
+        if daytime and not self._walks_a_block(cust.spread, numbers, t):
             return False
         case.add_reason(DIALLER_PACE)
         pace = {"new_numbers_within_window": new, "calls_in_progress": len(calls)}
@@ -1205,16 +1205,14 @@ class TollguardPolicy:
                     self.engine.terminate(cut.ctx.call_id, t, DIALLER_PACE, out)
         return True
 
-    def _walk_a_block(self, numbers: list[str]) -> bool:
-        """Whether ``block_spread.min_others`` + 1 of ``numbers`` fall in one number block."""
+    def _walks_a_block(self, spread: BlockSpread, numbers: list[str], t: float) -> bool:
+        """Whether one of ``numbers`` is of a block the customer walks (``block_spread``: they
+        dialled ``min_others`` or more other numbers of it within its window)."""
         bs = self.cfg.block_spread
-        blocks: dict[str, int] = {}
-        for n in numbers:
-            block = BlockSpread.block(n, bs.block_digits)
-            blocks[block] = blocks.get(block, 0) + 1
-            if blocks[block] > bs.min_others:
-                return True
-        return False
+        return any(
+            spread.others_in_block(n, t, bs.window_s, bs.block_digits) >= bs.min_others
+            for n in numbers
+        )
 
     def _is_contact(self, cust: CustomerState, e164: str, day: int) -> bool:
         rc = self.cfg.repeat_contact
