@@ -28,7 +28,7 @@ from tests.engine_support import (
 )
 from tollguard.domain.engine import Engine
 from tollguard.domain.events import ActionKind, ContactOutcome, ContactResult, Output, SipEvent
-from tollguard.domain.policy import WATCH_ENDED, WATCH_OVER, WATCHED
+from tollguard.domain.policy import BLOCK_WALK, WATCH_ENDED, WATCH_OVER, WATCHED
 from tollguard.domain.records import IntlStatus, Segment, Service, SipEventKind
 
 
@@ -1260,3 +1260,38 @@ def test_a_watched_call_that_was_a_conversation_makes_a_contact(
     again = tr.call("biz", at(32, 22), SAT, 240)
     _, out = run([customer("biz")], tr.ordered())
     assert next(d for d in decisions(out, "biz") if d.call_id == again).allow is contact
+
+
+def test_a_low_and_slow_walk_of_one_block_over_the_baseline_is_denied() -> None:
+    # Three 20-minute calls a day in office hours, each to a new number of one Myanmar exchange
+    # (130 yen a minute, no call dear enough to refuse, no dialler's pace): once the charges pass
+    # the office's baseline while a call of the walked block runs, its destination is denied for
+    # a day and the call cut (before: it ran on for days, each call cut by the meter alone).
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US], days=35)
+    walk = [
+        tr.call("biz", at(d, h), f"0109592031{3 * (d - 30) + k:03d}", 20 * 60)
+        for d in range(30, 35)
+        for k, h in enumerate((10.0, 13.0, 16.0))
+    ]
+    _, out = run([customer("biz")], tr.ordered())
+    denials = [a for a in actions(out, ActionKind.DENY_DESTINATION) if "block" in a.reason]
+    assert denials and denials[0].country == "MM" and denials[0].time < at(31, 0)
+    assert BLOCK_WALK in {t.reason for t in terminations(out)}
+    by_id = {d.call_id: d for d in decisions(out, "biz")}
+    assert len([c for c in walk if by_id[c].allow]) <= len(walk) // 2
+
+
+def test_a_family_calling_a_new_relative_of_the_same_exchange_at_length_is_not_cut() -> None:
+    # A family calls two relatives of one Myanmar exchange every evening for a month, then a
+    # third for three hours: the meter sees it, but two people called again and again and a
+    # third are no list walked number by number (each dialled at most twice).
+    tr = Traffic()
+    for d in range(30):
+        tr.call("fam", at(d, 19), DOMESTIC, 120, None)
+        tr.call("fam", at(d, 20), f"0109592031{(d % 2) * 7:03d}", 1800, None)
+    third = tr.call("fam", at(30, 20), "0109592031014", 3 * 3600, None)
+    _, out = run([customer("fam", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    assert [a for a in alerts(out, "charge_meter") if a.time > at(30, 20)]
+    assert not [t for t in terminations(out) if t.call_id == third]
+    assert actions(out, ActionKind.DENY_DESTINATION) == []

@@ -74,6 +74,9 @@ _HOUR = 3600.0
 #: Reason of a case, and of the calls it cuts, when charges over the customer's baseline come at
 #: a dialler's pace (:meth:`TollguardPolicy._metered_pump`).
 DIALLER_PACE: Final = "dialler_pace_over_baseline"
+#: Reason of a case, and of the calls it cuts, when charges over the customer's baseline come
+#: from a call to a number block they walk (:meth:`TollguardPolicy._metered_walk`).
+BLOCK_WALK: Final = "block_walk_over_baseline"
 #: Reason on a call allowed under watch (``RiskConfig.watch_max_probability``).
 WATCHED: Final = "allowed_under_watch"
 #: Reason of the cut of a watched call, and of the case it opens, when its watch is over.
@@ -1124,6 +1127,8 @@ class TollguardPolicy:
             case.last_evidence = t
         if self._metered_pump(case, cust, calls, t, ev.facts, out):
             calls = self.engine.customer_calls(sid)
+        if self._metered_walk(case, cust, calls, t, ev.facts, out):
+            calls = self.engine.customer_calls(sid)
         # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
         r = self.cfg.risk
         for call in calls:
@@ -1204,6 +1209,65 @@ class TollguardPolicy:
                 if e164 and not self._spared_contact(case.subscriber_id, e164, day):
                     self.engine.terminate(cut.ctx.call_id, t, DIALLER_PACE, out)
         return True
+
+    def _metered_walk(
+        self,
+        case: Case,
+        cust: CustomerState,
+        calls: list[ActiveCall],
+        t: float,
+        meter_facts: dict[str, Any],
+        out: list[Output],
+    ) -> bool:
+        """Charges over the customer's baseline on a call to a block they walk (low and slow):
+        deny its destination and cut it, unless it goes to a contact; True when it did."""
+        if not calls or cust.spread is None:
+            return False
+        day = self.engine.calendar.local_day(t)
+        if cust.first_day < 0 or day - cust.first_day < self.cfg.case.pump_min_history_days:
+            return False
+        walked = [
+            c
+            for c in calls
+            if c.ctx.e164
+            and self._walk_of_singles(cust, c.ctx.e164, t)
+            and not self._spared_contact(case.subscriber_id, c.ctx.e164, day)
+        ]
+        if not walked:
+            return False
+        case.add_reason(BLOCK_WALK)
+        evidence = {"metering": meter_facts}
+        reason = "charges over the customer's baseline on a number block they walk; denied"
+        for call in walked:
+            if call.ctx.call_id not in self.engine.active:
+                continue
+            self._deny_destination(call.ctx, t, case, reason, evidence, out)
+            self.engine.terminate(call.ctx.call_id, t, BLOCK_WALK, out)
+        return True
+
+    def _walk_of_singles(self, cust: CustomerState, e164: str, t: float) -> bool:
+        """Whether ``e164`` and ``block_spread.min_others`` other numbers of its block, dialled
+        within the detector's window, were each dialled at most ``pump_max_attempts_per_number``
+        times: a list walked number by number (low and slow), not a family's or a branch's few
+        numbers of one exchange called again and again."""
+        repeats, spread = cust.repeats, cust.spread
+        if repeats is None or spread is None:
+            return False
+        bs, most = self.cfg.block_spread, self.cfg.case.pump_max_attempts_per_number
+
+        def single(n: str) -> bool:
+            days = repeats.days.get(n)
+            return days is not None and sum(k for _, k in days) <= most
+
+        if not single(e164):
+            return False
+        block = BlockSpread.block(e164, bs.block_digits)
+        others = sum(
+            1
+            for n, when in spread.seen.items()
+            if n != e164 and t - when <= bs.window_s and n.startswith(block) and single(n)
+        )
+        return others >= bs.min_others
 
     def _walks_a_block(self, spread: BlockSpread, numbers: list[str], t: float) -> bool:
         """Whether one of ``numbers`` is of a block the customer walks (``block_spread``: they
