@@ -1295,3 +1295,24 @@ def test_a_family_calling_a_new_relative_of_the_same_exchange_at_length_is_not_c
     assert [a for a in alerts(out, "charge_meter") if a.time > at(30, 20)]
     assert not [t for t in terminations(out) if t.call_id == third]
     assert actions(out, ActionKind.DENY_DESTINATION) == []
+
+
+def test_a_watched_call_the_meter_flags_keeps_a_shorter_watch() -> None:
+    # An office that calls five countries makes its first satellite call, watched. Three
+    # minutes in, the meter finds the hour's charges over the office's baseline: the call is
+    # re-weighed and its watch shortened, not cut at once as an unwatched call whose fraud
+    # would run for 30 minutes more (before: cut at 3 minutes); five minutes, it ends on its
+    # own, and a call that runs on is cut by its watch.
+    cut_at = {}
+    for seconds in (300, 1800):
+        tr = Traffic()
+        office_history(tr, "biz", intl=[US, CN, GB, PH, NG])
+        cid = tr.call("biz", at(30, 11), SAT, seconds)
+        _, out = run([customer("biz")], tr.ordered())
+        assert [a for a in alerts(out, "charge_meter") if at(30, 11) < a.time < at(30, 11.1)]
+        cut_at[seconds] = [
+            (t.reason, t.time - at(30, 11)) for t in terminations(out) if t.call_id == cid
+        ]
+    assert cut_at[300] == []
+    ((reason, after),) = cut_at[1800]
+    assert reason == WATCH_OVER and 300 < after < 600

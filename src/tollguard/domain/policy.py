@@ -1133,6 +1133,13 @@ class TollguardPolicy:
         r = self.cfg.risk
         for call in calls:
             p = _sigmoid(call.log_odds + log_lr)
+            if call.watch_s is not None and p < r.watch_max_probability:
+                # A watched call keeps its watch, shortened to the new probability: the watch,
+                # not the 30 minutes a fraud call is expected to run, bounds what it can cost.
+                watch_s = self._watch_s(call.ctx, p)
+                if watch_s is not None:
+                    call.watch_s = min(call.watch_s, watch_s)
+                    continue
             remaining = _remaining_fraud_minutes(call, t, r.fraud_call_minutes)
             if p * call.ctx.rate_per_min * remaining >= r.wrong_denial_cost_jpy:
                 self.engine.terminate(call.ctx.call_id, t, "charges_above_baseline", out)
