@@ -1316,3 +1316,18 @@ def test_a_watched_call_the_meter_flags_keeps_a_shorter_watch() -> None:
     assert cut_at[300] == []
     ((reason, after),) = cut_at[1800]
     assert reason == WATCH_OVER and 300 < after < 600
+
+
+def test_a_call_the_meter_flags_while_fraud_is_unlikely_is_watched_not_cut_at_once() -> None:
+    # An office that calls three countries makes a long call to Cuba, let through unwatched.
+    # The meter flags the hour's charges; the call, re-weighed, is now one the cost rule would
+    # refuse, but fraud is still less likely than not: like such a call at set-up it goes on
+    # under watch and is cut when its watch is over (before: cut by the meter's 30-minute rule).
+    tr = Traffic()
+    office_history(tr, "biz", intl=[US, CN, GB])
+    cid = tr.call("biz", at(30, 11), CU, 40 * 60)
+    _, out = run([customer("biz")], tr.ordered())
+    decision = next(d for d in decisions(out, "biz") if d.call_id == cid)
+    assert decision.allow and decision.reasons == ()
+    assert [a for a in alerts(out, "charge_meter") if at(30, 11) < a.time < at(30, 11.5)]
+    assert [t.reason for t in terminations(out) if t.call_id == cid] == [WATCH_OVER]

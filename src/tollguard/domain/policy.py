@@ -1133,16 +1133,20 @@ class TollguardPolicy:
         r = self.cfg.risk
         for call in calls:
             p = _sigmoid(call.log_odds + log_lr)
-            if call.watch_s is not None and p < r.watch_max_probability:
-                # A watched call keeps its watch, shortened to the new probability: the watch,
-                # not the 30 minutes a fraud call is expected to run, bounds what it can cost.
+            remaining = _remaining_fraud_minutes(call, t, r.fraud_call_minutes)
+            if p * call.ctx.rate_per_min * remaining < r.wrong_denial_cost_jpy:
+                continue
+            # As at set-up: while fraud is less likely than not, the call goes on under watch
+            # (a watched one's watch shortened to the new probability) rather than being cut.
+            if p < r.watch_max_probability:
                 watch_s = self._watch_s(call.ctx, p)
                 if watch_s is not None:
-                    call.watch_s = min(call.watch_s, watch_s)
+                    if call.watch_s is None:
+                        self.watched[call.ctx.call_id] = call
+                        call.learnable = False
+                    call.watch_s = min(call.watch_s or math.inf, watch_s)
                     continue
-            remaining = _remaining_fraud_minutes(call, t, r.fraud_call_minutes)
-            if p * call.ctx.rate_per_min * remaining >= r.wrong_denial_cost_jpy:
-                self.engine.terminate(call.ctx.call_id, t, "charges_above_baseline", out)
+            self.engine.terminate(call.ctx.call_id, t, "charges_above_baseline", out)
         self._maybe_suspend(case, t, out)
 
     def _metered_pump(
