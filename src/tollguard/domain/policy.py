@@ -397,7 +397,6 @@ class TollguardPolicy:
             # traffic, the very number (Wangiri callbacks at an ordinary rate all go to the few
             # numbers that rang; a disaster's callers each call their own people), or its first
             # digits once the customer walks the block (a campaign's test-number list)
-            bs = cfg.block_spread
             dear = self._dear(ctx)
             quiet = not dear and self._little_traffic(ctx)
             if not (dear or quiet):
@@ -405,8 +404,7 @@ class TollguardPolicy:
             walks = (
                 quiet
                 and cust.spread is not None
-                and cust.spread.others_in_block(ctx.e164, ctx.time, bs.window_s, bs.block_digits)
-                >= bs.min_others
+                and self._walks_a_block(cust.spread, [ctx.e164], ctx.time)
             )
             digits = ctx.e164.lstrip("+")
             prefix = digits[: cfg.range_burst.prefix_digits] if dear or walks else digits
@@ -581,11 +579,7 @@ class TollguardPolicy:
             self._learn_refused(ctx)
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and reason is DenyReason.DESTINATION_DENIED:
-            case.high_risk_attempts += 1
-            if not self._to_contact(ctx):
-                case.last_evidence = ctx.time
-            if ctx.e164:
-                case.add_risky_number(ctx.time, ctx.e164, self.cfg.case.distinct_numbers_window_s)
+            self._risky_attempt(case, ctx, ctx.time)
         if reason is DenyReason.CUSTOMER_REQUESTED:
             cust = self.customer(ctx.subscriber_id)
             if cust.barred_alert_day != ctx.day:
@@ -800,9 +794,6 @@ class TollguardPolicy:
             self.watched[ctx.call_id] = call
             self._learn_refused(ctx)
             self._risk_denied(ctx, p, log_odds, expected_loss, evs, concurrent, out, watch_s)
-            case = self.cases.get(ctx.subscriber_id)
-            if case is not None:
-                case.watched_calls = getattr(case, "watched_calls", 0) + 1
             return True, (WATCHED, *reasons), log_odds
         return True, reasons if p >= 0.5 else (), log_odds
 
@@ -843,12 +834,8 @@ class TollguardPolicy:
         }
         out.append(Alert(t, "call_watch", Severity.WARNING, sid, facts))
         case = self._open_case(sid, t, call.log_odds, facts, out)
-        case.high_risk_attempts += 1
+        self._risky_attempt(case, ctx, t)
         case.add_reason(WATCH_OVER)
-        if not self._to_contact(ctx):
-            case.last_evidence = t
-        if ctx.e164:
-            case.add_risky_number(t, ctx.e164, self.cfg.case.distinct_numbers_window_s)
         self.engine.terminate(ctx.call_id, t, WATCH_OVER, out)
         self._maybe_suspend(case, t, out)
 
@@ -887,7 +874,6 @@ class TollguardPolicy:
     ) -> None:
         """A call refused for its risk, or (``watch_s``) allowed under watch in place of the
         refusal: alert and open the case; a refused call also denies its destination."""
-        cfg = self.cfg
         sid = ctx.subscriber_id
         facts: dict[str, Any] = {
             "call_id": ctx.call_id,
@@ -899,20 +885,14 @@ class TollguardPolicy:
         if watch_s is not None:
             facts["watch_s"] = round(watch_s)
         case = self._open_case(sid, ctx.time, log_odds, facts, out)
-        case.high_risk_attempts += 1
-        to_contact = self._to_contact(ctx)
-        if not to_contact:
-            # A person redialling their contact is refused, but is no new evidence: the case
-            # closes after its quiet hours (and the profile learns again) unless something else
-            # happens (otherwise a ship operator nobody reaches stays under suspicion for good).
-            case.last_evidence = ctx.time
+        to_contact = self._risky_attempt(case, ctx, ctx.time)
+        if watch_s is not None:
+            case.watched_calls = getattr(case, "watched_calls", 0) + 1
         case.best_call_log_odds = max(case.best_call_log_odds, log_odds)
         case.peak_concurrent = max(case.peak_concurrent, concurrent)
         cust = self.customer(sid)
         if cust.conc is not None:
             case.usual_max_concurrent = cust.conc.max_active
-        if ctx.e164:
-            case.add_risky_number(ctx.time, ctx.e164, cfg.case.distinct_numbers_window_s)
         for e in evs:
             if e.reason:
                 case.add_reason(e.reason)
@@ -940,6 +920,20 @@ class TollguardPolicy:
                 self.engine.terminate(call.ctx.call_id, ctx.time, "destination_denied", out)
         self._maybe_block_foreign_ip(ctx, case, out)
         self._maybe_suspend(case, ctx.time, out)
+
+    def _risky_attempt(self, case: Case, ctx: CallContext, t: float) -> bool:
+        """Count a risky attempt (refused, watched, or cut at its watch) into the customer's
+        case; returns whether it went to a contact. A person redialling their contact is no new
+        evidence: the case closes after its quiet hours (and the profile learns again) unless
+        something else happens (otherwise a ship operator nobody reaches stays under suspicion
+        for good)."""
+        case.high_risk_attempts += 1
+        to_contact = self._to_contact(ctx)
+        if not to_contact:
+            case.last_evidence = t
+        if ctx.e164:
+            case.add_risky_number(t, ctx.e164, self.cfg.case.distinct_numbers_window_s)
+        return to_contact
 
     def _deny_destination(
         self,
@@ -1084,13 +1078,14 @@ class TollguardPolicy:
         cal = self.engine.calendar
         calls = self.engine.customer_calls(sid)
         live = sum(c.exposure(t) for c in calls)
+        day = cal.local_day(t)
         if cust.meter is None:
             if live < m.hourly_floor_jpy:
                 return
-            cust.meter = _new_meter(cust, cal.local_day(t))
+            cust.meter = _new_meter(cust, day)
         meter = cust.meter
         bucket = cal.bucket(t)
-        meter.roll(cal.local_day(t), int(t // _HOUR), bucket, m.ewm_alpha, sid not in self.cases)
+        meter.roll(day, int(t // _HOUR), bucket, m.ewm_alpha, sid not in self.cases)
         ev = meter.score_one(
             live,
             bucket,
@@ -1125,10 +1120,12 @@ class TollguardPolicy:
         case.metering_log_lr = max(case.metering_log_lr, log_lr)
         if first or escalated:  # the same excess again is not new evidence: the case may close
             case.last_evidence = t
-        if self._metered_pump(case, cust, calls, t, ev.facts, out):
-            calls = self.engine.customer_calls(sid)
-        if self._metered_walk(case, cust, calls, t, ev.facts, out):
-            calls = self.engine.customer_calls(sid)
+        known = cust.first_day >= 0 and day - cust.first_day >= self.cfg.case.pump_min_history_days
+        if calls and known:  # new numbers mean something only against a week of history
+            if self._metered_pump(case, cust, calls, t, day, ev.facts, out):
+                calls = self.engine.customer_calls(sid)
+            if calls and self._metered_walk(case, cust, calls, t, day, ev.facts, out):
+                calls = self.engine.customer_calls(sid)
         # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
         r = self.cfg.risk
         for call in calls:
@@ -1155,6 +1152,7 @@ class TollguardPolicy:
         cust: CustomerState,
         calls: list[ActiveCall],
         t: float,
+        day: int,
         meter_facts: dict[str, Any],
         out: list[Output],
     ) -> bool:
@@ -1179,23 +1177,19 @@ class TollguardPolicy:
         call is dear enough to refuse (revenue-share pumps of mobile ranges: CFCA, GSMA). The
         customer's contacts stay reachable, and a spike of calls to people they know never
         shows it."""
-        if not calls or cust.spread is None:
+        repeats = cust.repeats
+        if cust.spread is None or repeats is None:
             return False
         cfg = self.cfg.case
-        cal = self.engine.calendar
-        hour = cal.local_hour(t)
+        hour = self.engine.calendar.local_hour(t)
         daytime = cfg.pump_night_ends_hour <= hour < cfg.pump_night_starts_hour
-        day = cal.local_day(t)
-        if cust.first_day < 0 or day - cust.first_day < cfg.pump_min_history_days:
-            return False
-        repeats = cust.repeats
 
         def fresh(e164: str | None) -> bool:  # first dialled since yesterday, once or twice
-            days = repeats.days.get(e164) if repeats is not None and e164 else None
+            dialled = repeats.dialled(e164) if e164 else None
             return (
-                days is not None
-                and days[0][0] >= day - 1
-                and sum(n for _, n in days) <= cfg.pump_max_attempts_per_number
+                dialled is not None
+                and dialled[0] >= day - 1
+                and dialled[1] <= cfg.pump_max_attempts_per_number
             )
 
         pumped = [c for c in calls if fresh(c.ctx.e164)]
@@ -1227,16 +1221,13 @@ class TollguardPolicy:
         cust: CustomerState,
         calls: list[ActiveCall],
         t: float,
+        day: int,
         meter_facts: dict[str, Any],
         out: list[Output],
     ) -> bool:
         """Charges over the customer's baseline on a call to a block they walk (low and slow):
-        deny its destination and cut it, unless it goes to a contact; True when it did."""
-        if not calls or cust.spread is None:
-            return False
-        day = self.engine.calendar.local_day(t)
-        if cust.first_day < 0 or day - cust.first_day < self.cfg.case.pump_min_history_days:
-            return False
+        deny its destination and cut it, unless it goes to a contact; True when it did. Like
+        the pump, only for a customer known for ``pump_min_history_days``."""
         walked = [
             c
             for c in calls
@@ -1267,8 +1258,8 @@ class TollguardPolicy:
         bs, most = self.cfg.block_spread, self.cfg.case.pump_max_attempts_per_number
 
         def single(n: str) -> bool:
-            days = repeats.days.get(n)
-            return days is not None and sum(k for _, k in days) <= most
+            dialled = repeats.dialled(n)
+            return dialled is not None and dialled[1] <= most
 
         if not single(e164):
             return False

@@ -79,6 +79,14 @@ class RepeatContact:
             del self.days[oldest]
             self.talked.pop(oldest, None)
 
+    def dialled(self, e164: str) -> tuple[int, int] | None:
+        """(first remembered day, attempts on the remembered days) of ``e164``; None when
+        it is not remembered."""
+        days = self.days.get(e164)
+        if not days:
+            return None
+        return days[0][0], sum(n for _, n in days)
+
     def talked_one(self, e164: str, day: int) -> None:
         """Record a conversation with ``e164`` on local ``day``: an allowed call answered for a
         minute or more, learned as the customer's own or watched and not cut. Forgotten with the
