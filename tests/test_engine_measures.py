@@ -700,6 +700,28 @@ def test_repeat_contact_is_a_few_calls_a_day_on_separate_days() -> None:
     assert pump.score_one("+8816123456", 4, 3, 6, 14, 0.01).lr == 1.0
 
 
+def test_a_number_called_once_a_week_becomes_a_contact() -> None:
+    # Weekly is how people most often call a vessel or family far away; three earlier days
+    # within two weeks needed a call every five days, so a weekly caller never got there.
+    from tollguard.domain.config import RepeatContactConfig
+    from tollguard.domain.detectors.repeat_contact import RepeatContact
+
+    rc = RepeatContactConfig()
+    weekly = RepeatContact()
+    for day in (0, 7, 14):
+        weekly.observe_one("+8816312345678", day)
+    assert weekly.is_contact("+8816312345678", 21, rc.min_days, rc.max_per_day, rc.window_days)
+
+    assert (
+        weekly.score_one(
+            "+8816312345678", 21, rc.min_days, rc.max_per_day, rc.window_days, rc.lr
+        ).lr
+        < 1
+    )
+    # ... and a contact is not a number dialled once a month ago
+    assert not weekly.is_contact("+8816312345678", 60, rc.min_days, rc.max_per_day, rc.window_days)
+
+
 def test_refused_calls_abroad_still_show_the_customer_calls_abroad() -> None:
     # Refused calls teach the profile nothing else; counted once a day as calls abroad, a
     # customer refused day after day does not look ever less like someone who calls abroad.
