@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.engine_support import CU, DOMESTIC, T0, US, customer
+from tests.engine_support import CU, DOMESTIC, SAT, T0, US, customer
 from tollguard.adapters.store import Store
 from tollguard.app.service.api import create_app
 from tollguard.app.service.auth import new_token, token_hash
@@ -87,6 +87,24 @@ def authorize(c: TestClient, svc: Service, call_id: str, callee: str, **kw: str)
     r = c.post("/v1/authorize", json=body, headers=svc.h("switch"))
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+def test_a_watched_call_tells_the_switch_how_long_it_may_run(
+    client: TestClient, svc: Service
+) -> None:
+    # A new customer's first call to a satellite phone: refused on its cost alone, but fraud is
+    # less likely than not, so it goes through under watch. The switch is told the watch, to
+    # hang up by itself (a dialog timeout) even if tollguard cannot reach it then.
+    watched = authorize(client, svc, "sat-1", SAT)
+    assert watched["decision"] == "allow" and watched["reason"] == "allowed_under_watch"
+    limit = watched["max_answered_s"]
+    assert isinstance(limit, int) and 3 * 60 <= limit <= 10 * 60, watched
+    call = client.app.state.runtime.live.engine.active["sat-1"]  # type: ignore[attr-defined]
+    assert limit == int(call.watch_s)  # never later than tollguard's own cut
+    plain = authorize(client, svc, "us-1", US)
+    assert plain["decision"] == "allow" and plain["max_answered_s"] is None
+    home = authorize(client, svc, "home-1", DOMESTIC)
+    assert home["max_answered_s"] is None
 
 
 def test_authorization_needs_a_token_of_the_right_role(client: TestClient, svc: Service) -> None:

@@ -40,6 +40,17 @@ TIMEOUT_S = 1  # Kamailio's wait for tollguard (whole seconds)
 US = "01012125550100"  # dialled from Japan: 010 + 1 212 555 0100
 DOMESTIC = "0335551234"
 NORTH_KOREA = "010850212345678"
+SATELLITE = "0108816312345678"  # Iridium: a new customer's call there is allowed under watch
+WATCH_S = 3  # the watch tollguard's settings below give it (whole seconds)
+# Every call the cost rule would refuse is watched rather than refused, for WATCH_S seconds
+# answered; cheap calls (the United States) are untouched.
+ENGINE_SETTINGS = f"""\
+[risk]
+watch_max_probability = 1.0
+deny_probability = 1.0
+watch_min_minutes = 0.0
+watch_max_minutes = {WATCH_S / 60}
+"""
 
 SUBSCRIBERS = """\
 subscriber_id,segment,service,numbers,email,intl_status,equipment
@@ -137,6 +148,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     work = tmp_path_factory.mktemp("e2e-kamailio")
     db = f"sqlite:///{work / 'tollguard.sqlite'}"
     (work / "subscribers.csv").write_text(SUBSCRIBERS, encoding="utf-8")
+    (work / "engine.toml").write_text(ENGINE_SETTINGS, encoding="utf-8")
     _run([cli, "ingest", "--db", db, "--subscribers", str(work / "subscribers.csv")])
     switch = _run([cli, "token", "create", "--db", db, "--role", "switch", "--name", "kam"])
     analyst = _run([cli, "token", "create", "--db", db, "--role", "analyst", "--name", "e2e"])
@@ -180,6 +192,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                     kam_open.rpc_url,
                     "--data-dir",
                     str(work / "data"),
+                    "--config",
+                    str(work / "engine.toml"),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -305,6 +319,39 @@ def test_suspension_during_a_call_cuts_it(env: Env) -> None:
         return False
 
     _wait_for("the cut is audited as confirmed by the switch", confirmed)
+
+
+def test_a_watched_call_is_ended_by_the_switch_itself(env: Env) -> None:
+    """A call allowed under watch carries ``max_answered_s``; Kamailio's dialog ends itself
+    then, BYE to both sides. The call goes through the fail-closed Kamailio, which tollguard
+    has no JSON-RPC link to: only the switch's own timer can end it."""
+    call_id = "watch-1@127.0.0.1"
+    call = ks.start_sipp_uac(
+        env.work / "sipp",
+        ks.SIPP_DIR / "uac_cut.xml",
+        target=env.kam_closed.sip_address,
+        callee=SATELLITE,
+        caller=CALLER["S0004"],
+        call_id=call_id,
+        timeout_s=20,
+    )
+    try:
+        result = call.finish(wait=15)
+        assert result.ok, result.explain()
+        assert WATCH_S <= result.elapsed < WATCH_S + 5, result.elapsed
+        _wait_for(
+            "the callee gets a BYE",
+            lambda: ks.uas_received(env.work / "sipp", "BYE", call_id),
+            within=5,
+        )
+    finally:
+        call.finish(wait=0)
+    watched = [
+        a
+        for a in env.api("GET", "/v1/alerts", params={"subscriber_id": "S0004"}).json()
+        if a.get("detector") == "call_risk"
+    ]
+    assert watched and watched[0]["evidence"].get("watch_s") == WATCH_S, watched
 
 
 def test_a_wrong_expectation_fails_the_scenario(env: Env) -> None:

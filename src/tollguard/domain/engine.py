@@ -76,6 +76,7 @@ class _DecisionBuilder:
         self.reasons = ()
         self.subscriber_id = subscriber_id
         self.fraud_probability = 0.0
+        self.max_answered_s = None
 
 
 def _allowed(time: float, call_id: str, subscriber_id: str) -> Decision:
@@ -552,7 +553,9 @@ class Engine:
         if spared and allow:
             reasons = (SPARED_BY_SUSPENSION, *reasons)
         p = 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0
-        out.append(Decision(t, call_id, allow, reasons, sid, round(p, 6)))
+        watched = self.active.get(call_id) if allow else None
+        limit = watched.watch_s if watched is not None else None
+        out.append(Decision(t, call_id, allow, reasons, sid, round(p, 6), limit))
         if not allow:
             self.dropped.add(call_id)
 

@@ -156,6 +156,11 @@ class Decision:
     reasons: tuple[str, ...] = ()
     subscriber_id: str = ""
     fraud_probability: float = 0.0
+    #: A call allowed under watch: the answered seconds after which tollguard cuts it (it may
+    #: cut sooner, on what it learns meanwhile). A switch can enforce it by itself as well, so
+    #: the watch holds even when tollguard cannot reach it (Kamailio's dialog timeout, FreeSWITCH
+    #: ``sched_hangup``, Asterisk ``Dial(...,L(...))``). None: no limit.
+    max_answered_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

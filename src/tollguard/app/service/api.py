@@ -128,13 +128,19 @@ class AuthorizeRequest(BaseModel):
 
 
 class AuthorizeResponse(BaseModel):
-    """Allow or deny, with the first reason (what a switch puts in its 403) and all of them."""
+    """Allow or deny, with the first reason (what a switch puts in its 403) and all of them.
+
+    ``max_answered_s``: a call allowed under watch (``allowed_under_watch``) is cut once it has
+    been answered this many seconds; the switch may enforce it itself (a dialog timeout from the
+    answer), so the watch holds even when tollguard cannot reach the switch. tollguard may cut
+    sooner. ``null``: no limit."""
 
     decision: Literal["allow", "deny"]
     reason: str
     reasons: list[str]
     call_id: str
     subscriber_id: str
+    max_answered_s: int | None = None
 
 
 class CallEvent(BaseModel):

@@ -11,6 +11,7 @@ that ``tests/test_service.py`` compares this handler with. Everything else goes 
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -90,12 +91,15 @@ def authorize_answer(
     reason = d.reasons[0] if d.reasons else ""
     decision = "allow" if d.allow else "deny"
     metrics.decisions.labels(decision, "" if d.allow else reason).inc()
+    limit = d.max_answered_s
     return {
         "decision": decision,
         "reason": reason,
         "reasons": list(d.reasons),
         "call_id": call_id,
         "subscriber_id": d.subscriber_id,
+        # whole seconds, rounded down: a switch's timer must not outlast tollguard's own cut
+        "max_answered_s": None if limit is None else max(1, math.floor(limit)),
     }
 
 
