@@ -957,6 +957,35 @@ def test_a_conversation_makes_a_contact_until_the_number_is_forgotten() -> None:
     assert old.talked == {} and not old.is_contact("+8816123456", 3, 3, 6, 14)
 
 
+def test_a_cases_window_of_risky_numbers_slides_and_survives_an_older_snapshot() -> None:
+    from tollguard.domain.cases import Case
+
+    case = Case("x", 0.0, 0.0, 0.0)
+    for rep in range(2):  # four numbers, one a minute, twice over: at most 4 distinct
+        for k in range(4):
+            case.add_risky_number(rep * 240.0 + k * 60.0, f"+37120000{k}", 1800.0)
+    assert case.max_distinct_in_window == 4
+    assert case.risky_attempts_since(120.0) == 5  # the attempts after two minutes
+    # thousands of attempts later, the window holds only its own half hour
+    for k in range(3000):
+        case.add_risky_number(10_000.0 + k, f"+37121{k % 7:06d}", 1800.0)
+    assert len(case.recent_numbers) == 1800 and case.recent_counts["+37121000000"] > 0
+    assert case.max_distinct_in_window == 7
+    assert case.risky_attempts_since(12_000.0) == 999
+
+    # a case from a snapshot taken when the window was a list, without the counts
+    state = {"subscriber_id": "y", "opened_at": 0.0, "log_odds": 0.0, "next_contact": 0.0}
+    state |= {"numbers": set(), "recent_numbers": [(0.0, "+1"), (60.0, "+2"), (90.0, "+1")]}
+    state |= {"max_distinct_in_window": 2}
+    old = Case.__new__(Case)
+    for name, value in state.items():  # as pickle restores a slotted object
+        setattr(old, name, value)
+    assert old.risky_attempts_since(30.0) == 2
+    old.add_risky_number(1830.0, "+3", 1800.0)  # the first attempt leaves the window
+    assert dict(old.recent_counts) == {"+2": 1, "+1": 1, "+3": 1}
+    assert old.max_distinct_in_window == 3
+
+
 @pytest.mark.parametrize(("seconds", "learned"), [(300, True), (30, False)])
 def test_a_ship_operators_calls_to_its_vessels_are_learned_under_a_case(
     seconds: float, learned: bool

@@ -8,6 +8,7 @@ suspends international calling and notifies afterwards (事後連絡).
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -43,7 +44,9 @@ class Case:
     reasons: list[str] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     numbers: set[str] = field(default_factory=set)
-    recent_numbers: list[tuple[float, str]] = field(default_factory=list)
+    recent_numbers: deque[tuple[float, str]] = field(default_factory=deque)
+    # how often each number is in ``recent_numbers``
+    recent_counts: dict[str, int] = field(default_factory=dict)
     max_distinct_in_window: int = 0
     countries: set[str] = field(default_factory=set)
     high_risk_attempts: int = 0
@@ -68,16 +71,44 @@ class Case:
     watched_calls: int = 0
 
     def add_risky_number(self, t: float, number: str, window_s: float) -> None:
-        """Record a risky number dialled; track the most distinct ones within ``window_s``."""
+        """Record a risky number dialled; track the most distinct ones within ``window_s``.
+
+        Amortised constant time (an attack's case takes thousands of attempts within the
+        window): the attempts in the window, oldest first, and how often each number is in it.
+        Attempts come in time order (the engine is event-time ordered)."""
         self.numbers.add(number)
-        self.recent_numbers = [(w, n) for w, n in self.recent_numbers if w > t - window_s]
-        self.recent_numbers.append((t, number))
-        distinct = len({n for _, n in self.recent_numbers})
-        self.max_distinct_in_window = max(self.max_distinct_in_window, distinct)
+        recent, counts = self._window()
+        cutoff = t - window_s
+        while recent and recent[0][0] <= cutoff:
+            _, gone = recent.popleft()
+            left = counts[gone] - 1
+            if left:
+                counts[gone] = left
+            else:
+                del counts[gone]
+        recent.append((t, number))
+        counts[number] = counts.get(number, 0) + 1
+        self.max_distinct_in_window = max(self.max_distinct_in_window, len(counts))
 
     def risky_attempts_since(self, since: float) -> int:
         """Risky attempts (of those :meth:`add_risky_number` keeps) made after ``since``."""
-        return sum(1 for w, _ in self.recent_numbers if w > since)
+        recent, _ = self._window()
+        n = 0
+        for w, _number in reversed(recent):
+            if w <= since:
+                break
+            n += 1
+        return n
+
+    def _window(self) -> tuple[deque[tuple[float, str]], dict[str, int]]:
+        """The window's attempts and counts; a case from an older snapshot kept the attempts
+        as a list and no counts."""
+        recent = self.recent_numbers
+        if not isinstance(recent, deque):
+            recent = self.recent_numbers = deque(recent)
+            self.recent_counts = dict(Counter(n for _, n in recent))
+        counts = self.recent_counts
+        return recent, counts
 
     def only_watched(self) -> bool:
         """True while the case holds nothing but calls allowed under watch: no refusal, cut,
