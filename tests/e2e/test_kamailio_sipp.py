@@ -109,6 +109,28 @@ class Env:
     def refuse(self, code: int, reason: str) -> Path:
         return ks.render_refuse(self.work / "sipp", code, reason)
 
+    def call_to_be_cut(
+        self, call_id: str, caller: str, callee: str, kam: ks.Kamailio
+    ) -> ks.SippCall:
+        """A call in the background whose caller succeeds only if the network sends a BYE."""
+        return ks.start_sipp_uac(
+            self.work / "sipp",
+            ks.SIPP_DIR / "uac_cut.xml",
+            target=kam.sip_address,
+            callee=callee,
+            caller=caller,
+            call_id=call_id,
+            timeout_s=20,
+        )
+
+    def wait_callee_bye(self, call_id: str) -> None:
+        """The callee's leg (the one abroad, that costs money) gets its BYE too."""
+        _wait_for(
+            "the callee gets a BYE",
+            lambda: ks.uas_received(self.work / "sipp", "BYE", call_id),
+            within=5,
+        )
+
 
 def _tollguard_cli() -> str:
     cli = Path(sys.executable).with_name("tollguard")
@@ -278,15 +300,7 @@ def test_suspension_during_a_call_cuts_it(env: Env) -> None:
     """(d) The caller's scenario succeeds only if the network sends it a BYE."""
     ended = env.metric("tollguard_events_total", kind="call_ended")
     call_id = "cut-1@127.0.0.1"
-    call = ks.start_sipp_uac(
-        env.work / "sipp",
-        ks.SIPP_DIR / "uac_cut.xml",
-        target=env.kam_open.sip_address,
-        callee=US,
-        caller=CALLER["S0002"],
-        call_id=call_id,
-        timeout_s=20,
-    )
+    call = env.call_to_be_cut(call_id, CALLER["S0002"], US, env.kam_open)
     try:
         with KamailioRpc(env.kam_open.rpc_url) as rpc:
             _wait_for(
@@ -299,12 +313,7 @@ def test_suspension_during_a_call_cuts_it(env: Env) -> None:
         result = call.finish(wait=15)
         assert result.ok, result.explain()
         assert result.elapsed < 10
-        # the callee's leg (the one abroad, that costs money) is cut too
-        _wait_for(
-            "the callee gets a BYE",
-            lambda: ks.uas_received(env.work / "sipp", "BYE", call_id),
-            within=5,
-        )
+        env.wait_callee_bye(call_id)
     finally:
         call.finish(wait=0)
     _wait_events(env, "call_ended", ended + 1)
@@ -326,24 +335,12 @@ def test_a_watched_call_is_ended_by_the_switch_itself(env: Env) -> None:
     then, BYE to both sides. The call goes through the fail-closed Kamailio, which tollguard
     has no JSON-RPC link to: only the switch's own timer can end it."""
     call_id = "watch-1@127.0.0.1"
-    call = ks.start_sipp_uac(
-        env.work / "sipp",
-        ks.SIPP_DIR / "uac_cut.xml",
-        target=env.kam_closed.sip_address,
-        callee=SATELLITE,
-        caller=CALLER["S0004"],
-        call_id=call_id,
-        timeout_s=20,
-    )
+    call = env.call_to_be_cut(call_id, CALLER["S0004"], SATELLITE, env.kam_closed)
     try:
         result = call.finish(wait=15)
         assert result.ok, result.explain()
         assert WATCH_S <= result.elapsed < WATCH_S + 5, result.elapsed
-        _wait_for(
-            "the callee gets a BYE",
-            lambda: ks.uas_received(env.work / "sipp", "BYE", call_id),
-            within=5,
-        )
+        env.wait_callee_bye(call_id)
     finally:
         call.finish(wait=0)
     watched = [
