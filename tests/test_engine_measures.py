@@ -28,7 +28,7 @@ from tests.engine_support import (
 )
 from tollguard.domain.engine import Engine
 from tollguard.domain.events import ActionKind, ContactOutcome, ContactResult, Output, SipEvent
-from tollguard.domain.policy import BLOCK_WALK, WATCH_ENDED, WATCH_OVER, WATCHED
+from tollguard.domain.policy import BLOCK_WALK, NIGHT_WALK, WATCH_ENDED, WATCH_OVER, WATCHED
 from tollguard.domain.records import IntlStatus, Segment, Service, SipEventKind
 
 
@@ -66,6 +66,31 @@ def test_pbx_weekend_night_attack_is_stopped_and_suspended() -> None:
     # No history call was ever denied.
     history = [d for d in decisions(out, "biz") if d.call_id not in set(attack)]
     assert all(d.allow for d in history)
+
+
+def test_a_case_whose_attack_stopped_days_ago_does_not_suspend_the_customer() -> None:
+    # A victim's case: an automated attack (three risky numbers within minutes), nobody
+    # reached, fraud not yet near-certain when the attack stopped. Two days later the week's
+    # charges, still counting the attack's, push the case over 0.999 on the customer's own
+    # call: suspension is for an attack in progress, so the customer is not suspended then
+    # (an independent carrier's victim was); an attack resuming would be.
+    from tollguard.domain.cases import Case, CaseState
+
+    engine = Engine([customer("v")])
+    policy = engine.policy
+    t0 = at(30, 22)
+    case = Case("v", t0, 5.0, next_contact=t0, state=CaseState.UNREACHABLE, last_evidence=t0)
+    for k in range(3):
+        case.add_risky_number(t0 + 60.0 * k, f"+8816312345{k}", 1800.0)
+    case.peak_concurrent = 1
+    policy.cases["v"] = case
+    out: list[Output] = []
+    case.log_odds = 12.0  # the meter's evidence, two days on
+    policy._maybe_suspend(case, at(32, 20), out)
+    assert out == [] and case.state is CaseState.UNREACHABLE
+    case.add_risky_number(at(32, 20) + 60.0, "+88163123459", 1800.0)  # the attack resumes
+    policy._maybe_suspend(case, at(32, 20) + 120.0, out)
+    assert [o.action for o in out if hasattr(o, "action")][:1] == [ActionKind.SUSPEND_INTERNATIONAL]
 
 
 def test_heavy_international_business_user_is_not_denied() -> None:
@@ -1346,6 +1371,75 @@ def test_a_family_calling_a_new_relative_of_the_same_exchange_at_length_is_not_c
     assert [a for a in alerts(out, "charge_meter") if a.time > at(30, 20)]
     assert not [t for t in terminations(out) if t.call_id == third]
     assert actions(out, ActionKind.DENY_DESTINATION) == []
+
+
+def _family_calling_home(tr: Traffic, sid: str, days: int = 30) -> list[str]:
+    """Two relatives in Viet Nam (130 yen a minute) called for an hour each every evening: a
+    heavy customer, about 15,600 yen a day. Returns the relatives' numbers."""
+    relatives = ["0108490412345", "0108498765432"]
+    for d in range(days):
+        tr.call(sid, at(d, 12), DOMESTIC, 120, None)
+        for k, number in enumerate(relatives):
+            tr.call(sid, at(d, 19 + 1.2 * k), number, 3600, None)
+    return relatives
+
+
+def _walk_of_one_block(tr: Traffic, sid: str, start: float, hours: float) -> list[str]:
+    """One channel of 20-minute calls to one new number after another of one block."""
+    return [
+        tr.call(sid, start + k * 1320.0, f"0108491633800{k:02d}", 1200, None)
+        for k in range(int(hours * 3600 // 1320))
+    ]
+
+
+def test_a_night_pump_walking_a_block_under_a_heavy_customers_baseline_is_stopped() -> None:
+    # Stolen credentials pump ordinary mobile numbers of the family's own country all night,
+    # one channel, a new number of one block every 22 minutes: no call dear enough to refuse,
+    # and the night's 60,000 yen stay under three times the family's largest day. A person does
+    # not walk a block number by number at night: once the walk's calls cost more than the
+    # metering floor, its destination is denied and the call cut; the relatives stay reachable.
+    tr = Traffic()
+    relatives = _family_calling_home(tr, "fam")
+    pump = _walk_of_one_block(tr, "fam", at(30, 22), hours=8)
+    home = tr.call("fam", at(31, 19), relatives[0], 3600, None)
+    _, out = run([customer("fam", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    cut = [t for t in terminations(out) if t.reason == NIGHT_WALK]
+    assert cut and cut[0].time < at(30, 23)
+    (denial,) = [
+        a for a in actions(out, ActionKind.DENY_DESTINATION) if a.reason.startswith("a night")
+    ]
+    assert denial.country == "VN" and denial.evidence["walk"]["walk_jpy_tonight"] >= 3000
+    by_id = {d.call_id: d for d in decisions(out, "fam")}
+    assert len([c for c in pump if by_id[c].allow]) <= 3
+    assert by_id[home].allow and by_id[home].reasons[0] == "contact_during_destination_denial"
+
+
+@pytest.mark.parametrize("kind", ["day", "spread", "contacts"])
+def test_a_walk_by_day_new_numbers_spread_at_night_or_calls_home_are_not_stopped_so(
+    kind: str,
+) -> None:
+    # Look-alikes of the night walk: the same walk in office hours (a business calling a
+    # partner's extensions; daytime blends are the metered rules'), a night of new numbers
+    # spread over the country (a hotel's guests, a disaster's callers), and a family's long
+    # night of calls to its relatives.
+    tr = Traffic()
+    relatives = _family_calling_home(tr, "fam")
+    if kind == "day":
+        calls = _walk_of_one_block(tr, "fam", at(30, 9), hours=8)
+    elif kind == "spread":
+        calls = [
+            tr.call("fam", at(30, 22) + k * 1320.0, f"01084{90 + k}1633800{k:02d}", 1200, None)
+            for k in range(20)
+        ]
+    else:
+        calls = [
+            tr.call("fam", at(30, 22) + k * 1320.0, relatives[k % 2], 1200, None) for k in range(20)
+        ]
+    _, out = run([customer("fam", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
+    assert not [t for t in terminations(out) if t.reason == NIGHT_WALK]
+    assert not [a for a in actions(out, ActionKind.DENY_DESTINATION) if "night" in a.reason]
+    by_id = {d.call_id: d for d in decisions(out, "fam")}
+    assert all(by_id[c].allow for c in calls)
 
 
 def test_a_watched_call_the_meter_flags_keeps_a_shorter_watch() -> None:

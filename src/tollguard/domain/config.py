@@ -230,6 +230,12 @@ class CaseConfig:
     # Suspend only when fraud is this probable, all contact attempts failed, and the evidence
     # shows machine behaviour (see policy docs).
     suspend_probability: float = 0.999
+    # ... while the attack is in progress: a risky attempt within this window. A case whose
+    # attack stopped (its numbers denied, its calls cut) closes after its quiet hours instead;
+    # the customer's own calls days later, with the week's charges still counting the attack's,
+    # are no reason to suspend them (on the independent generator a victim was suspended two
+    # days after its attack had ended).
+    suspend_within_s: float = 3600.0
     # A dialer hits many numbers quickly; a person retries one, and a busy office dials several
     # over a day. Suspension needs this many distinct risky numbers within the window.
     min_distinct_numbers: int = 3

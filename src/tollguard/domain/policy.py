@@ -77,6 +77,10 @@ DIALLER_PACE: Final = "dialler_pace_over_baseline"
 #: Reason of a case, and of the calls it cuts, when charges over the customer's baseline come
 #: from a call to a number block they walk (:meth:`TollguardPolicy._metered_walk`).
 BLOCK_WALK: Final = "block_walk_over_baseline"
+#: Reason of a case, and of the calls it cuts, when a night's calls to new numbers of blocks the
+#: customer walks, at a dialler's pace, cost more than the metering floor, whatever the
+#: customer's own baseline (:meth:`TollguardPolicy._night_walk`).
+NIGHT_WALK: Final = "block_walk_at_night"
 #: Reason on a call allowed under watch (``RiskConfig.watch_max_probability``).
 WATCHED: Final = "allowed_under_watch"
 #: Reason of the cut of a watched call, and of the case it opens, when its watch is over.
@@ -159,6 +163,7 @@ class CustomerState:
         "segment",
         "share",
         "spread",
+        "walk_spend",
     )
 
     def __init__(self, segment: str) -> None:
@@ -178,12 +183,16 @@ class CustomerState:
         # The local day the customer was first seen: the quiet days since are the baseline of
         # a customer who does not call abroad (-1: not seen yet, or from an older snapshot).
         self.first_day = -1
+        # (night, block -> JPY): charges of the night's ended calls by number block (the night
+        # is named by the local day it began on; contacts' calls are not counted).
+        self.walk_spend: tuple[int, dict[str, float]] | None = None
 
     def __setstate__(self, state: object) -> None:
         self.spread = None  # absent from snapshots taken before block spread was watched
         self.first_day = -1  # likewise, before quiet days were counted
         self.repeats = None  # likewise, before repeat contacts were watched
         self.refused_days = None  # likewise, before refused demand was counted
+        self.walk_spend = None  # likewise, before a night's walk was metered
         for k, v in slot_state(state).items():
             setattr(self, k, v)
 
@@ -846,6 +855,7 @@ class TollguardPolicy:
         if case is not None and (
             case.state is CaseState.SUSPENDED
             or DIALLER_PACE in case.reasons
+            or NIGHT_WALK in case.reasons
             or case.machine_behaviour(self.cfg.case.min_distinct_numbers)
         ):
             return
@@ -1035,6 +1045,7 @@ class TollguardPolicy:
             self._learn_population(call, minutes)
             self._learn_international(call, minutes)
         if charge > 0:
+            self._add_walk_spend(cust, call, t, charge)
             cal = self.engine.calendar
             if cust.meter is None:
                 cust.meter = _new_meter(cust, cal.local_day(t))
@@ -1098,6 +1109,8 @@ class TollguardPolicy:
             m.weekly_floor_jpy,
         )
         if ev.reason is None:
+            if calls:
+                self._night_walk(sid, cust, calls, t, day, out)
             return
         log_lr = math.log(ev.lr)
         case = self.cases.get(sid)
@@ -1177,30 +1190,13 @@ class TollguardPolicy:
         call is dear enough to refuse (revenue-share pumps of mobile ranges: CFCA, GSMA). The
         customer's contacts stay reachable, and a spike of calls to people they know never
         shows it."""
-        repeats = cust.repeats
-        if cust.spread is None or repeats is None:
+        found = self._dialler_pace(cust, calls, t, day)
+        if found is None:
             return False
-        cfg = self.cfg.case
-        hour = self.engine.calendar.local_hour(t)
-        daytime = cfg.pump_night_ends_hour <= hour < cfg.pump_night_starts_hour
-
-        def fresh(e164: str | None) -> bool:  # first dialled since yesterday, once or twice
-            dialled = repeats.dialled(e164) if e164 else None
-            return (
-                dialled is not None
-                and dialled[0] >= day - 1
-                and dialled[1] <= cfg.pump_max_attempts_per_number
-            )
-
-        pumped = [c for c in calls if fresh(c.ctx.e164)]
-        if not pumped:
-            return False
-        window = cfg.pump_window_s
-        numbers = [n for n, when in cust.spread.seen.items() if t - when <= window and fresh(n)]
+        pumped, numbers = found
         new = len(numbers)
-        if new < cfg.min_distinct_numbers or new <= len(calls):
-            return False
-        if daytime and not self._walks_a_block(cust.spread, numbers, t):
+        assert cust.spread is not None
+        if not self._at_night(t) and not self._walks_a_block(cust.spread, numbers, t):
             return False
         case.add_reason(DIALLER_PACE)
         pace = {"new_numbers_within_window": new, "calls_in_progress": len(calls)}
@@ -1214,6 +1210,151 @@ class TollguardPolicy:
                 if e164 and not self._spared_contact(case.subscriber_id, e164, day):
                     self.engine.terminate(cut.ctx.call_id, t, DIALLER_PACE, out)
         return True
+
+    def _at_night(self, t: float) -> bool:
+        """Whether ``t`` is in the pump rules' night (``pump_night_starts_hour`` to
+        ``pump_night_ends_hour``, local time)."""
+        cfg = self.cfg.case
+        hour = self.engine.calendar.local_hour(t)
+        return not cfg.pump_night_ends_hour <= hour < cfg.pump_night_starts_hour
+
+    def _night_of(self, t: float) -> int:
+        """The local day a night began on (its small hours belong to the evening before)."""
+        cal = self.engine.calendar
+        day = cal.local_day(t)
+        return day - 1 if cal.local_hour(t) < self.cfg.case.pump_night_ends_hour else day
+
+    def _dialler_pace(
+        self, cust: CustomerState, calls: list[ActiveCall], t: float, day: int
+    ) -> tuple[list[ActiveCall], list[str]] | None:
+        """The calls in progress to new numbers, and the new numbers dialled within
+        ``pump_window_s``, when they come at a dialler's pace; None otherwise. New: first dialled
+        since yesterday (a night spans two days) and at most ``pump_max_attempts_per_number``
+        times (a pump's list numbers are each called once or twice, while a person redials the
+        few people they try to reach). A dialler's pace: ``min_distinct_numbers`` or more new
+        numbers, and more of them than calls in progress, so each channel moved on to new numbers
+        (an office on three lines to three people does not)."""
+        repeats = cust.repeats
+        if cust.spread is None or repeats is None:
+            return None
+        cfg = self.cfg.case
+
+        def fresh(e164: str | None) -> bool:
+            dialled = repeats.dialled(e164) if e164 else None
+            return (
+                dialled is not None
+                and dialled[0] >= day - 1
+                and dialled[1] <= cfg.pump_max_attempts_per_number
+            )
+
+        pumped = [c for c in calls if fresh(c.ctx.e164)]
+        if not pumped:
+            return None
+        window = cfg.pump_window_s
+        numbers = [n for n, when in cust.spread.seen.items() if t - when <= window and fresh(n)]
+        if len(numbers) < cfg.min_distinct_numbers or len(numbers) <= len(calls):
+            return None
+        return pumped, numbers
+
+    def _walked_call(self, cust: CustomerState, call: ActiveCall, t: float) -> bool:
+        """A call to a number of a block the customer walks number by number
+        (:meth:`_walk_of_singles`), not to one of their contacts."""
+        e164 = call.ctx.e164
+        return bool(
+            e164
+            and self._walk_of_singles(cust, e164, t)
+            and not self._spared_contact(call.ctx.subscriber_id, e164, call.ctx.day)
+        )
+
+    def _add_walk_spend(
+        self, cust: CustomerState, call: ActiveCall, t: float, charge: float
+    ) -> None:
+        """Meter an ended call begun at night by its number's block (``walk_spend``): a walk
+        shows only from its third number on, and its first calls count too."""
+        ctx = call.ctx
+        if not ctx.e164 or not self._at_night(ctx.time):
+            return
+        if self._spared_contact(ctx.subscriber_id, ctx.e164, ctx.day):
+            return
+        night = self._night_of(ctx.time)
+        spent = getattr(cust, "walk_spend", None)  # absent from older snapshots
+        blocks = spent[1] if spent is not None and spent[0] == night else {}
+        block = BlockSpread.block(ctx.e164, self.cfg.block_spread.block_digits)
+        blocks[block] = blocks.get(block, 0.0) + charge
+        cust.walk_spend = (night, blocks)
+
+    def _night_walk(
+        self,
+        sid: str,
+        cust: CustomerState,
+        calls: list[ActiveCall],
+        t: float,
+        day: int,
+        out: list[Output],
+    ) -> None:
+        """A night's pump of a number block under the customer's own baseline: at night, new
+        numbers at a dialler's pace (:meth:`_dialler_pace`) walking blocks number by number,
+        whose calls (ended tonight, and in progress) cost more than the metering floor
+        (``daily_floor_jpy``), for a customer known for ``pump_min_history_days``; the call in
+        progress is its number's first attempt (a family trying three relatives in turn all
+        night redials them). Such calls' destinations are denied and the calls cut, as by
+        :meth:`_metered_walk`.
+
+        A heavy customer's baseline (three times their largest day) hides a one-channel pump of
+        ordinary numbers of their usual country all night (revenue-share IRSF; CFCA, GSMA), yet a
+        person does not dial a new number of one block after another at night: the walk's spend
+        has no legitimate baseline to be measured against, only the floor below which a contact
+        costs more than it saves. Night only: in the day a business may call a partner's
+        extensions, and daytime blends are left to the metered rules; hotels and call centres
+        dial many new numbers, but spread over countries, not walking blocks."""
+        if cust.first_day < 0 or day - cust.first_day < self.cfg.case.pump_min_history_days:
+            return
+        if not self._at_night(t):
+            return
+        repeats = cust.repeats
+        if repeats is None:
+            return
+
+        def first_attempt(call: ActiveCall) -> bool:  # a new number, not a redial
+            dialled = repeats.dialled(call.ctx.e164) if call.ctx.e164 else None
+            return dialled is not None and dialled[1] == 1
+
+        walked = [
+            c
+            for c in calls
+            if self._at_night(c.ctx.time) and first_attempt(c) and self._walked_call(cust, c, t)
+        ]
+        if not walked or self._dialler_pace(cust, calls, t, day) is None:
+            return
+        night = self._night_of(t)
+        spent = getattr(cust, "walk_spend", None)
+        blocks = spent[1] if spent is not None and spent[0] == night else {}
+        bd = self.cfg.block_spread.block_digits
+        walked_blocks = {BlockSpread.block(c.ctx.e164 or "", bd) for c in walked}
+        ended = sum(blocks.get(b, 0.0) for b in walked_blocks)
+        live = sum(c.exposure(t) for c in walked)
+        floor = self.cfg.metering.daily_floor_jpy
+        if ended + live < floor:
+            return
+        facts: dict[str, Any] = {
+            "walk_jpy_tonight": round(ended + live),
+            "floor_jpy": round(floor),
+            "calls_in_progress": len(calls),
+            "walked_calls": len(walked),
+        }
+        out.append(Alert(t, "charge_meter", Severity.WARNING, sid, facts))
+        log_odds = max(c.log_odds for c in walked)
+        case = self._open_case(sid, t, log_odds, facts, out)
+        case.add_reason(NIGHT_WALK)
+        case.last_evidence = t
+        reason = "a night's calls walking a number block cost more than the floor; denied"
+        evidence = {"walk": facts}
+        for call in walked:
+            if call.ctx.call_id not in self.engine.active:
+                continue
+            self._deny_destination(call.ctx, t, case, reason, evidence, out)
+            self.engine.terminate(call.ctx.call_id, t, NIGHT_WALK, out)
+        self._maybe_suspend(case, t, out)
 
     def _metered_walk(
         self,
@@ -1386,6 +1527,8 @@ class TollguardPolicy:
         signs = case.machine_behaviour(cfg.min_distinct_numbers)
         if p < cfg.suspend_probability or not signs:
             return
+        if case.risky_attempts_since(t - cfg.suspend_within_s) == 0:
+            return  # the attack stopped: suspension is for one in progress
         sid = case.subscriber_id
         reason = (
             "fraud highly probable and the customer could not be reached after "

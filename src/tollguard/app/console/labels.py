@@ -25,6 +25,7 @@ LABELS: dict[str, str] = {
     "charges_above_baseline": N_("charges above the customer's usual level"),
     "dialler_pace_over_baseline": N_("charges above the usual level, dialling new numbers"),
     "block_walk_over_baseline": N_("charges above the usual level, walking a number block"),
+    "block_walk_at_night": N_("walking a number block at night, new number after new number"),
     "numbers_spread_over_a_range": N_("many numbers of one number block"),
     "established_contact_during_suspension": N_("the customer's contact, spared by the suspension"),
     "contact_during_destination_denial": N_("the customer's contact, spared by the denial"),
