@@ -1414,14 +1414,15 @@ def test_a_night_pump_walking_a_block_under_a_heavy_customers_baseline_is_stoppe
     assert by_id[home].allow and by_id[home].reasons[0] == "contact_during_destination_denial"
 
 
-@pytest.mark.parametrize("kind", ["day", "spread", "contacts"])
+@pytest.mark.parametrize("kind", ["day", "spread", "contacts", "small_country"])
 def test_a_walk_by_day_new_numbers_spread_at_night_or_calls_home_are_not_stopped_so(
     kind: str,
 ) -> None:
     # Look-alikes of the night walk: the same walk in office hours (a business calling a
     # partner's extensions; daytime blends are the metered rules'), a night of new numbers
-    # spread over the country (a hotel's guests, a disaster's callers), and a family's long
-    # night of calls to its relatives.
+    # spread over the country (a hotel's guests, a disaster's callers), a family's long night
+    # of calls to its relatives, and a family trying its people in a small country after a
+    # disaster (seven-digit numbers: a block of 10,000 is a whole town there).
     tr = Traffic()
     relatives = _family_calling_home(tr, "fam")
     if kind == "day":
@@ -1431,9 +1432,14 @@ def test_a_walk_by_day_new_numbers_spread_at_night_or_calls_home_are_not_stopped
             tr.call("fam", at(30, 22) + k * 1320.0, f"01084{90 + k}1633800{k:02d}", 1200, None)
             for k in range(20)
         ]
-    else:
+    elif kind == "contacts":
         calls = [
             tr.call("fam", at(30, 22) + k * 1320.0, relatives[k % 2], 1200, None) for k in range(20)
+        ]
+    else:  # a disaster in Tonga: its people, seven-digit numbers of one "block", tried in turn
+        calls = [
+            tr.call("fam", at(30, 22) + k * 1320.0, f"010676771{k:04d}", 1200, None)
+            for k in range(6)
         ]
     _, out = run([customer("fam", Segment.RESIDENTIAL, Service.PSTN)], tr.ordered())
     assert not [t for t in terminations(out) if t.reason == NIGHT_WALK]

@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Final
 
+import phonenumbers
+
 from tollguard.domain.cases import Case, CaseState, ContactAttempt
 from tollguard.domain.controls import Control, ControlKind, DenyReason
 from tollguard.domain.detectors.base import (
@@ -108,6 +110,22 @@ def denial_subject(ctx: CallContext) -> str | None:
     if ctx.region == NON_GEOGRAPHIC_REGION and ctx.rate_prefix:
         return "+" + ctx.rate_prefix
     return destination_key(ctx)
+
+
+def _narrow_blocks(e164: str, region: str | None, block_digits: int) -> bool:
+    """Whether ``e164``'s block is a narrow slice of its country's numbering: a national number
+    of at least ``block_digits`` + 4 digits, so a block is at most 1/10,000 of the country's
+    numbers. In a small country of seven-digit numbers (Tonga,
+    Samoa) a block of 10,000 is a town or a whole network, and a family trying its relatives
+    there after a disaster dials several numbers of one "block". Non-geographic numbers are
+    the dear-range rules' business."""
+    if not region or region == NON_GEOGRAPHIC_REGION:
+        return False
+    cc = phonenumbers.country_code_for_region(region)
+    if not cc:
+        return False
+    national = len(e164) - 1 - len(str(cc))
+    return national >= block_digits + 4
 
 
 def _remaining_fraud_minutes(call: ActiveCall, t: float, fraud_call_minutes: float) -> float:
@@ -1258,10 +1276,12 @@ class TollguardPolicy:
 
     def _walked_call(self, cust: CustomerState, call: ActiveCall, t: float) -> bool:
         """A call to a number of a block the customer walks number by number
-        (:meth:`_walk_of_singles`), not to one of their contacts."""
+        (:meth:`_walk_of_singles`), not to one of their contacts, where a block is a narrow
+        slice of its country's numbers (:func:`_narrow_blocks`)."""
         e164 = call.ctx.e164
         return bool(
             e164
+            and _narrow_blocks(e164, call.ctx.region, self.cfg.block_spread.block_digits)
             and self._walk_of_singles(cust, e164, t)
             and not self._spared_contact(call.ctx.subscriber_id, e164, call.ctx.day)
         )
