@@ -1358,6 +1358,25 @@ def test_a_low_and_slow_walk_of_one_block_over_the_baseline_is_denied() -> None:
     assert len([c for c in walk if by_id[c].allow]) <= len(walk) // 2
 
 
+def test_a_walk_of_one_block_in_a_new_lines_first_days_is_denied() -> None:
+    # Stolen credentials on a line two days old, blended into office hours: two channels of
+    # ten-minute calls, one new Latvian number of one block after another. In a customer's
+    # first week every number is new and the pump rules wait for a history, so each call was
+    # cut by the meter and the next one went through; a walk of one block at a dialler's pace
+    # is no person's, and its destination is denied.
+    tr = Traffic()
+    for d in range(2):
+        tr.call("new", at(d, 10), DOMESTIC, 300)
+    pump = [
+        tr.call("new", at(2, 10) + 330.0 * k, f"0103712674{8100 + k:04d}", 600) for k in range(40)
+    ]
+    _, out = run([customer("new")], tr.ordered())
+    denials = [a for a in actions(out, ActionKind.DENY_DESTINATION) if "block" in a.reason]
+    assert denials and denials[0].country == "LV" and denials[0].time < at(2, 12)
+    by_id = {d.call_id: d for d in decisions(out, "new")}
+    assert len([c for c in pump if by_id[c].allow]) <= len(pump) // 4
+
+
 def test_a_family_calling_a_new_relative_of_the_same_exchange_at_length_is_not_cut() -> None:
     # A family calls two relatives of one Myanmar exchange every evening for a month, then a
     # third for three hours: the meter sees it, but two people called again and again and a

@@ -1157,6 +1157,10 @@ class TollguardPolicy:
                 calls = self.engine.customer_calls(sid)
             if calls and self._metered_walk(case, cust, calls, t, day, ev.facts, out):
                 calls = self.engine.customer_calls(sid)
+        elif calls and self._metered_walk(
+            case, cust, calls, t, day, ev.facts, out, first_week=True
+        ):
+            calls = self.engine.customer_calls(sid)
         # Mid-call cut-off: re-weigh each call in progress with the metering evidence.
         r = self.cfg.risk
         for call in calls:
@@ -1274,6 +1278,12 @@ class TollguardPolicy:
             return None
         return pumped, numbers
 
+    @staticmethod
+    def _first_attempt(cust: CustomerState, call: ActiveCall) -> bool:
+        """Whether the call is its number's first attempt (a new number, not a redial)."""
+        dialled = cust.repeats.dialled(call.ctx.e164) if cust.repeats and call.ctx.e164 else None
+        return dialled is not None and dialled[1] == 1
+
     def _walked_call(self, cust: CustomerState, call: ActiveCall, t: float) -> bool:
         """A call to a number of a block the customer walks number by number
         (:meth:`_walk_of_singles`), not to one of their contacts, where a block is a narrow
@@ -1331,18 +1341,12 @@ class TollguardPolicy:
             return
         if not self._at_night(t):
             return
-        repeats = cust.repeats
-        if repeats is None:
-            return
-
-        def first_attempt(call: ActiveCall) -> bool:  # a new number, not a redial
-            dialled = repeats.dialled(call.ctx.e164) if call.ctx.e164 else None
-            return dialled is not None and dialled[1] == 1
-
         walked = [
             c
             for c in calls
-            if self._at_night(c.ctx.time) and first_attempt(c) and self._walked_call(cust, c, t)
+            if self._at_night(c.ctx.time)
+            and self._first_attempt(cust, c)
+            and self._walked_call(cust, c, t)
         ]
         if not walked or self._dialler_pace(cust, calls, t, day) is None:
             return
@@ -1385,10 +1389,31 @@ class TollguardPolicy:
         day: int,
         meter_facts: dict[str, Any],
         out: list[Output],
+        first_week: bool = False,
     ) -> bool:
         """Charges over the customer's baseline on a call to a block they walk (low and slow):
-        deny its destination and cut it, unless it goes to a contact; True when it did. Like
-        the pump, only for a customer known for ``pump_min_history_days``."""
+        deny its destination and cut it, unless it goes to a contact; True when it did.
+
+        Like the pump, for a customer known for ``pump_min_history_days``; in their first week
+        (``first_week``) only where a block is a narrow slice of its country
+        (:func:`_narrow_blocks`), at a dialler's pace (:meth:`_dialler_pace`), on a number's
+        first attempt: every number is new then, but a new customer calling one new number of
+        one block after another, each channel moving on, is no person either (an attack in a
+        new line's first days, blended into office hours, ran on call after call, each cut by
+        the meter), while a new office calling its branch's three lines every evening keeps to
+        them."""
+        bd = self.cfg.block_spread.block_digits
+        if first_week:
+            found = self._dialler_pace(cust, calls, t, day)
+            if found is None:
+                return False
+            calls = [
+                c
+                for c in found[0]
+                if c.ctx.e164
+                and _narrow_blocks(c.ctx.e164, c.ctx.region, bd)
+                and self._first_attempt(cust, c)
+            ]
         walked = [
             c
             for c in calls
