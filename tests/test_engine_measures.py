@@ -75,9 +75,11 @@ def test_a_case_whose_attack_stopped_days_ago_does_not_suspend_the_customer() ->
     # call: suspension is for an attack in progress, so the customer is not suspended then
     # (an independent carrier's victim was); an attack resuming would be.
     from tollguard.domain.cases import Case, CaseState
+    from tollguard.domain.policy import TollguardPolicy
 
     engine = Engine([customer("v")])
     policy = engine.policy
+    assert isinstance(policy, TollguardPolicy)
     t0 = at(30, 22)
     case = Case("v", t0, 5.0, next_contact=t0, state=CaseState.UNREACHABLE, last_evidence=t0)
     for k in range(3):
