@@ -868,12 +868,14 @@ class TollguardPolicy:
 
     def _learn_refused(self, ctx: CallContext) -> None:
         """Count a refused attempt's destination class into the carrier's legitimate demand,
-        once a customer, class and day, unless the customer shows machine behaviour."""
+        once a customer, class and day, unless the customer shows machine behaviour (a
+        dialler's pace, a block walked number by number, or the case's machine signs)."""
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and (
             case.state is CaseState.SUSPENDED
             or DIALLER_PACE in case.reasons
             or NIGHT_WALK in case.reasons
+            or BLOCK_WALK in case.reasons
             or case.machine_behaviour(self.cfg.case.min_distinct_numbers)
         ):
             return
