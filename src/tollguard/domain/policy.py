@@ -1204,12 +1204,7 @@ class TollguardPolicy:
         the customer answers the contact call at once. In the day only when the new numbers
         walk a number block (:meth:`_walks_a_block`): a test-number list pumped in office
         hours to blend in, where a campaign's numbers are spread over a country.
-        A dialler's pace is numbers that rotate: ``min_distinct_numbers`` or more new numbers
-        (first dialled since yesterday, as a night spans two days, and at most
-        ``pump_max_attempts_per_number`` times: a pump's list numbers are each called once or
-        twice, while a person redials the few people they try to reach) dialled within
-        ``pump_window_s``, and more of them than calls in progress, so each channel moved on to
-        new numbers (an office on three lines to three people does not). It
+        A dialler's pace is numbers that rotate (:meth:`_dialler_pace`). It
         stops IRSF through ordinary numbers of the customer's usual country, where no single
         call is dear enough to refuse (revenue-share pumps of mobile ranges: CFCA, GSMA). The
         customer's contacts stay reachable, and a spike of calls to people they know never
@@ -1286,17 +1281,28 @@ class TollguardPolicy:
         dialled = cust.repeats.dialled(call.ctx.e164) if cust.repeats and call.ctx.e164 else None
         return dialled is not None and dialled[1] == 1
 
-    def _walked_call(self, cust: CustomerState, call: ActiveCall, t: float) -> bool:
+    def _walked_call(
+        self, cust: CustomerState, call: ActiveCall, t: float, day: int, narrow: bool = True
+    ) -> bool:
         """A call to a number of a block the customer walks number by number
-        (:meth:`_walk_of_singles`), not to one of their contacts, where a block is a narrow
-        slice of its country's numbers (:func:`_narrow_blocks`)."""
+        (:meth:`_walk_of_singles`), not to one of their contacts on ``day``; with ``narrow``,
+        only where a block is a narrow slice of its country's numbers (:func:`_narrow_blocks`)."""
         e164 = call.ctx.e164
         return bool(
             e164
-            and _narrow_blocks(e164, call.ctx.region, self.cfg.block_spread.block_digits)
+            and (
+                not narrow
+                or _narrow_blocks(e164, call.ctx.region, self.cfg.block_spread.block_digits)
+            )
             and self._walk_of_singles(cust, e164, t)
-            and not self._spared_contact(call.ctx.subscriber_id, e164, call.ctx.day)
+            and not self._spared_contact(call.ctx.subscriber_id, e164, day)
         )
+
+    @staticmethod
+    def _walk_spend(cust: CustomerState, night: int) -> dict[str, float]:
+        """The night's charges by number block (``walk_spend``); empty for another night."""
+        spent = getattr(cust, "walk_spend", None)  # absent from older snapshots
+        return spent[1] if spent is not None and spent[0] == night else {}
 
     def _add_walk_spend(
         self, cust: CustomerState, call: ActiveCall, t: float, charge: float
@@ -1309,8 +1315,7 @@ class TollguardPolicy:
         if self._spared_contact(ctx.subscriber_id, ctx.e164, ctx.day):
             return
         night = self._night_of(ctx.time)
-        spent = getattr(cust, "walk_spend", None)  # absent from older snapshots
-        blocks = spent[1] if spent is not None and spent[0] == night else {}
+        blocks = self._walk_spend(cust, night)
         block = BlockSpread.block(ctx.e164, self.cfg.block_spread.block_digits)
         blocks[block] = blocks.get(block, 0.0) + charge
         cust.walk_spend = (night, blocks)
@@ -1348,13 +1353,11 @@ class TollguardPolicy:
             for c in calls
             if self._at_night(c.ctx.time)
             and self._first_attempt(cust, c)
-            and self._walked_call(cust, c, t)
+            and self._walked_call(cust, c, t, c.ctx.day)
         ]
         if not walked or self._dialler_pace(cust, calls, t, day) is None:
             return
-        night = self._night_of(t)
-        spent = getattr(cust, "walk_spend", None)
-        blocks = spent[1] if spent is not None and spent[0] == night else {}
+        blocks = self._walk_spend(cust, self._night_of(t))
         bd = self.cfg.block_spread.block_digits
         walked_blocks = {BlockSpread.block(c.ctx.e164 or "", bd) for c in walked}
         ended = sum(blocks.get(b, 0.0) for b in walked_blocks)
@@ -1404,25 +1407,12 @@ class TollguardPolicy:
         new line's first days, blended into office hours, ran on call after call, each cut by
         the meter), while a new office calling its branch's three lines every evening keeps to
         them."""
-        bd = self.cfg.block_spread.block_digits
         if first_week:
             found = self._dialler_pace(cust, calls, t, day)
             if found is None:
                 return False
-            calls = [
-                c
-                for c in found[0]
-                if c.ctx.e164
-                and _narrow_blocks(c.ctx.e164, c.ctx.region, bd)
-                and self._first_attempt(cust, c)
-            ]
-        walked = [
-            c
-            for c in calls
-            if c.ctx.e164
-            and self._walk_of_singles(cust, c.ctx.e164, t)
-            and not self._spared_contact(case.subscriber_id, c.ctx.e164, day)
-        ]
+            calls = [c for c in found[0] if self._first_attempt(cust, c)]
+        walked = [c for c in calls if self._walked_call(cust, c, t, day, narrow=first_week)]
         if not walked:
             return False
         case.add_reason(BLOCK_WALK)
