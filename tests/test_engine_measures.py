@@ -10,6 +10,7 @@ from tests.engine_support import (
     DAY,
     DOMESTIC,
     GB,
+    HOUR,
     NG,
     PH,
     SAT,
@@ -913,6 +914,79 @@ def test_a_suspension_spares_calls_to_the_victims_usual_country_not_the_attacks(
     assert by_id[branch].allow
     assert by_id[branch].reasons[0] == "established_contact_during_suspension"
     assert by_id[cuba].reasons == ("international_suspended",)
+
+
+def _suspended_victim(
+    dialler_until_day: int | None = None, usual: tuple[str, ...] = (US, CN)
+) -> tuple[list[Output], dict[str, str]]:
+    """An office calling ``usual`` (the US and China) suffers a Saturday-night PBX attack (day
+    33) and is suspended (nobody answers in a replay). With ``dialler_until_day`` the dialler
+    keeps trying dear numbers every four hours against the suspension until that day. On
+    Thursday (day 37)
+    the office calls a new country (the UK), Cuba (one of the attack's) and a satellite phone:
+    the outputs and those calls' ids."""
+    tr = Traffic()
+    office_history(tr, "biz", intl=usual)
+    pbx_attack(tr, "biz", day=33, ip="203.0.113.10")
+    if dialler_until_day is not None:
+        t = at(33, 6)
+        while t < at(dialler_until_day, 0):
+            tr.call("biz", t, SO[:-3] + f"{int(t) % 997:03d}", 1700)
+            t += 4 * HOUR
+    calls = {
+        "uk": tr.call("biz", at(37, 10), GB, 300),
+        "cuba": tr.call("biz", at(37, 10.5), CU, 300),
+        "satellite": tr.call("biz", at(37, 11), SAT, 300),
+    }
+    _, out = run([customer("biz")], tr.ordered())
+    assert len(actions(out, ActionKind.SUSPEND_INTERNATIONAL)) == 1
+    return out, calls
+
+
+def test_a_suspension_narrows_to_the_attacks_countries_once_the_attack_is_quiet() -> None:
+    # Nobody called back after the post-notification, and the attack stopped on Sunday morning:
+    # three days later the suspension narrows. The attack's countries stay denied until the
+    # customer confirms; the office's call to the UK goes through, weighed as usual, and a
+    # dear satellite call is still the policy's to refuse.
+    out, calls = _suspended_victim()
+    (suspension,) = actions(out, ActionKind.SUSPEND_INTERNATIONAL)
+    (restore,) = actions(out, ActionKind.RESTORE_INTERNATIONAL)
+    quiet = restore.evidence["last_attack_attempt"]
+    assert restore.time - quiet == pytest.approx(72 * HOUR, abs=120)
+    assert suspension.time <= quiet < at(34, 0)
+    still = restore.evidence["countries_still_denied"]
+    assert "CU" in still
+    forever = [
+        a.country
+        for a in actions(out, ActionKind.DENY_DESTINATION)
+        if a.time == restore.time and a.until is None
+    ]
+    assert forever == still
+    by_id = {d.call_id: d for d in decisions(out, "biz")}
+    assert by_id[calls["uk"]].allow
+    assert by_id[calls["cuba"]].reasons == ("destination_denied",)
+    assert not by_id[calls["satellite"]].allow
+    assert "international_suspended" not in by_id[calls["satellite"]].reasons
+
+
+def test_a_narrowed_suspension_leaves_the_customers_usual_country_open() -> None:
+    # The office calls Cuba every week, and the attack pumped Cuba too: Cuba is theirs, so the
+    # narrowing does not deny it for good; their Thursday call to Cuba is weighed as usual.
+    out, calls = _suspended_victim(usual=(US, CU))
+    (restore,) = actions(out, ActionKind.RESTORE_INTERNATIONAL)
+    assert "CU" not in restore.evidence["countries_still_denied"]
+    assert restore.evidence["countries_still_denied"]
+    cuba = next(d for d in decisions(out, "biz") if d.call_id == calls["cuba"])
+    assert "destination_denied" not in cuba.reasons
+
+
+def test_a_dialler_kept_against_the_suspension_keeps_it_whole() -> None:
+    # The dialler still tries a dear number every four hours until Wednesday night: the attack
+    # is not over, so on Thursday the suspension is whole and the UK call is refused with it.
+    out, calls = _suspended_victim(dialler_until_day=37)
+    assert actions(out, ActionKind.RESTORE_INTERNATIONAL) == []
+    by_id = {d.call_id: d for d in decisions(out, "biz")}
+    assert by_id[calls["uk"]].reasons == ("international_suspended",)
 
 
 def _talk_then_dialler(

@@ -69,6 +69,10 @@ class Case:
     spared: frozenset[str] = frozenset()
     # Risky calls allowed under watch rather than refused (policy: ``watch_max_probability``).
     watched_calls: int = 0
+    # While suspended: the last international attempt that looked like the attack's (to one of
+    # its countries, or a dear or restricted destination); the suspension narrows to the
+    # attack's countries once it has been quiet long enough (``suspension_quiet_hours``).
+    attack_seen: float = 0.0
 
     def add_risky_number(self, t: float, number: str, window_s: float) -> None:
         """Record a risky number dialled; track the most distinct ones within ``window_s``.

@@ -248,6 +248,15 @@ class CaseConfig:
     # back, and a stale case must not weigh on the customer's calls, or stop the engine learning
     # from them, for weeks.
     quiet_close_hours: float = 72.0
+    # A suspension whose attack has been quiet this long (no attempt to the attack's countries
+    # or to a dear or restricted destination, the suspension refusing them or not) narrows to
+    # what the attack went for: the attack's countries stay denied until the customer confirms,
+    # the rest of international calling is restored and weighed call by call. The
+    # post-notification (事後連絡) asked the customer to call; three days (a weekend and a
+    # working day, as for the quiet close) is when a dialler kept against the suspension would
+    # have shown itself, and the duty to provide service (役務提供義務) allows no more refusal
+    # than the fraud needs. Customers who answer are restored in full at once.
+    suspension_quiet_hours: float = 72.0
     # Charges over the baseline at a dialler's pace deny the destinations of the calls that are
     # not to contacts only at night, 20:00-08:00 local time (the engine's night buckets): IRSF
     # pumps run mostly at night (CFCA; the source document), while a business's legitimate

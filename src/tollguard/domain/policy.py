@@ -607,6 +607,8 @@ class TollguardPolicy:
         case = self.cases.get(ctx.subscriber_id)
         if case is not None and reason is DenyReason.DESTINATION_DENIED:
             self._risky_attempt(case, ctx, ctx.time)
+        elif case is not None and reason is DenyReason.SUSPENDED and self._attack_like(case, ctx):
+            case.attack_seen = ctx.time  # the dialler still tries: the suspension stays whole
         if reason is DenyReason.CUSTOMER_REQUESTED:
             cust = self.customer(ctx.subscriber_id)
             if cust.barred_alert_day != ctx.day:
@@ -1556,6 +1558,73 @@ class TollguardPolicy:
         usual = getattr(case, "usual_destinations", ())
         return ctx.region not in case.countries and destination_key(ctx) in usual
 
+    def _attack_like(self, case: Case, ctx: CallContext) -> bool:
+        """Whether a suspended customer's attempt looks like their attack's: to one of its
+        countries, or to a dear or restricted destination."""
+        return ctx.region in case.countries or self._dear(ctx)
+
+    def _maybe_narrow_suspension(self, case: Case, t: float, out: list[Output]) -> None:
+        """Once a suspension's attack has been quiet for ``suspension_quiet_hours``, narrow it
+        to what the attack went for: deny the attack's countries (not the customer's usual
+        ones) until the customer confirms, restore the rest of international calling (each call
+        weighed as usual), and close the case. A customer who never calls back is not cut off
+        from the world for good."""
+        cfg = self.cfg.case
+        seen = max(getattr(case, "attack_seen", 0.0), case.last_evidence)
+        if t - seen < cfg.suspension_quiet_hours * _HOUR:
+            return
+        sid = case.subscriber_id
+        controls = self.engine.controls
+        suspension = controls.suspended(sid)
+        if suspension is None or suspension.actor != ACTOR:
+            return  # an operator's suspension is the operator's to lift
+        quiet_h = round((t - seen) / _HOUR, 1)
+        reason = (
+            f"the attack has been quiet for {quiet_h} h since the suspension: international "
+            "calling restored except the attack's countries, denied until the customer confirms"
+        )
+        # The customer's usual countries stay open (their calls weighed as usual): a pump's
+        # country that is also theirs was denied with their own calls in it, and the contacts
+        # the suspension spared there go with the case.
+        usual: frozenset[str] = getattr(case, "usual_destinations", frozenset())
+        countries = sorted(case.countries - usual)
+        evidence = {
+            "suspended_since": suspension.since,
+            "last_attack_attempt": seen,
+            "countries_still_denied": countries,
+            "case_opened": case.opened_at,
+        }
+        for region in countries:
+            if controls.destination_denied(sid, region) is not None:
+                controls.lift(ControlKind.DESTINATION_DENIAL, region, sid)
+            control = Control(
+                ControlKind.DESTINATION_DENIAL, region, reason, t, math.inf, ACTOR, sid
+            )
+            action = Action(
+                t,
+                ActionKind.DENY_DESTINATION,
+                reason,
+                ACTOR,
+                subscriber_id=sid,
+                country=region,
+                evidence=evidence,
+            )
+            self.engine.put_control(control, action, out)
+        controls.lift(ControlKind.SUSPENSION, sid)
+        out.append(
+            Action(
+                t,
+                ActionKind.RESTORE_INTERNATIONAL,
+                reason,
+                ACTOR,
+                subscriber_id=sid,
+                evidence=evidence,
+            )
+        )
+        case.state = CaseState.CLOSED
+        case.closed_reason = "attack quiet after suspension; narrowed to the attack's countries"
+        self.closed_cases.append(self.cases.pop(sid))
+
     def _maybe_suspend(self, case: Case, t: float, out: list[Output]) -> None:
         cfg = self.cfg.case
         if case.state is not CaseState.UNREACHABLE:
@@ -1592,6 +1661,7 @@ class TollguardPolicy:
         if usual:  # counted, not listed, like the contacts
             evidence["usual_destinations_still_reachable"] = len(usual)
         case.state = CaseState.SUSPENDED  # before cutting calls: their ends re-enter the meter
+        case.attack_seen = t
         control = Control(ControlKind.SUSPENSION, sid, reason, t, math.inf, ACTOR)
         self.engine.put_control(
             control,
@@ -1768,6 +1838,8 @@ class TollguardPolicy:
                 else:
                     case.state = CaseState.UNREACHABLE
                     self._maybe_suspend(case, t, out)
+            elif case.state is CaseState.SUSPENDED:
+                self._maybe_narrow_suspension(case, t, out)
             elif (
                 case.state is CaseState.UNREACHABLE
                 and t - case.last_evidence >= cfg.case.quiet_close_hours * _HOUR
