@@ -204,6 +204,37 @@ def test_country_burst_restricts_the_country_and_lifts_it() -> None:
     assert any("country_restricted" in d.reasons for d in later)
 
 
+def test_a_disasters_callers_each_dialling_their_own_people_restrict_nothing() -> None:
+    # An eruption in Tonga: eight customers call Tonga within the hour, each their own person,
+    # numbers spread over the country's numbering. A campaign pumps the few ranges the fraudster
+    # holds (the test above); here no range is pumped across customers, so the surge is
+    # reported and the country is not restricted.
+    tr = Traffic()
+    subs = [customer(f"c{i}", Segment.RESIDENTIAL, Service.PSTN) for i in range(8)]
+    for i in range(8):
+        office_history(tr, f"c{i}", days=14, per_day=2, ip=None)
+    people = [
+        "7718964",
+        "8412345",
+        "7791234",
+        "8756601",
+        "2345678",
+        "7504321",
+        "8890012",
+        "7627788",
+    ]
+    for i, number in enumerate(people):
+        tr.call(f"c{i}", at(16, 13) + i * 300, "010676" + number, 600, None)
+    _, out = run(subs, tr.ordered())
+    assert actions(out, ActionKind.RESTRICT_COUNTRY) == []
+    (surge,) = alerts(out, "country_burst")
+    assert surge.evidence["country"] == "TO"
+    assert surge.evidence["why_not"] == "no range pumped"
+    assert not any("country_restricted" in d.reasons for d in decisions(out))
+    # nor is the surge evidence of fraud on any caller's own call
+    assert not any("country_burst" in d.reasons for d in decisions(out))
+
+
 def test_wangiri_callbacks_deny_the_range_for_everyone() -> None:
     tr = Traffic()
     subs = [customer(f"w{i}", Segment.RESIDENTIAL, Service.PSTN) for i in range(5)]

@@ -142,6 +142,14 @@ class CountryBurstConfig:
     max_normal_minutes_per_month: float = 600.0
     max_normal_calls_per_day: float = 5.0
     restrict_hours: float = 6.0
+    # ... and only while a range of the country is being pumped across customers: a range burst
+    # (several customers newly calling one number range, ``range_burst``) within this many
+    # hours. IRSF campaigns and Wangiri callbacks go to the few ranges the fraudster holds; a
+    # disaster's callers (an eruption, an earthquake) each dial their own people, spread over
+    # the country's numbering, and a restriction would cut them all off (on the independent
+    # generator a Tongan eruption was restricted nine times in three days, 227 calls refused).
+    # A day: a campaign's night and its renewal the next day.
+    range_finding_hours: float = 24.0
     # A burst is measured against normal traffic; until the baseline has a week of it (a cold
     # start), there is no normal to compare with and the detector stays silent.
     min_history_days: int = 7

@@ -235,6 +235,11 @@ class TollguardPolicy:
         self.watched: dict[str, ActiveCall] = {}
         # (source address, subscriber) -> when that customer's credential was brute-forced from it
         self.bruteforced_lines: dict[tuple[str, str], float] = {}
+        # country -> the last time several customers were found newly calling one of its number
+        # ranges (``range_burst``): what a country restriction asks of a surge
+        self.range_findings: dict[str, float] = {}
+        # country -> when a surge to it was last reported as not restricted for want of one
+        self.surges_not_restricted: dict[str, float] = {}
         self._prior = math.log(
             self.cfg.risk.prior_fraud_probability / (1 - self.cfg.risk.prior_fraud_probability)
         )
@@ -248,6 +253,8 @@ class TollguardPolicy:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.held = {}  # absent from snapshots taken before unusual-pace calls were held
         self.watched = {}  # likewise, before calls were watched
+        self.range_findings = {}  # and before a restriction asked for a range finding
+        self.surges_not_restricted = {}
         self.__dict__.update(state)
 
     # -- customers ---------------------------------------------------------------------------
@@ -407,7 +414,6 @@ class TollguardPolicy:
                 ctx.subscriber_id,
                 cfg.country_burst.window_s,
             )
-            self._check_country_burst(ctx, out)
         if ctx.source_ip and ctx.ip_public and self._is_ip_line(ctx.subscriber_id):
             n = self._count_in_window(
                 self.shared_ip,
@@ -418,6 +424,15 @@ class TollguardPolicy:
             )
             if n >= cfg.source_ip.shared_min_customers:
                 self._check_shared_ip(ctx, out)
+        self._observe_range(ctx, cust, out)
+        if ctx.region:  # after the range: this very attempt may be what finds a range pumped
+            self._check_country_burst(ctx, out)
+
+    def _observe_range(self, ctx: CallContext, cust: CustomerState, out: list[Output]) -> None:
+        """Count a customer's first calls to a number range across customers (Wangiri
+        callbacks, a campaign's IPRN ranges): enough customers within the window deny the range
+        to all and record the finding for the range's country."""
+        cfg = self.cfg
         known = cust.novelty is not None and cust.novelty.knows(destination_key(ctx))
         if ctx.e164 and not known:
             # a dear range by its first digits; elsewhere, in a country with little normal
@@ -439,6 +454,8 @@ class TollguardPolicy:
                 ctx.time, prefix, ctx.subscriber_id, cfg.range_burst.window_s
             )
             if n >= cfg.range_burst.min_customers:
+                if ctx.region:
+                    self.range_findings[ctx.region] = ctx.time
                 self._deny_range(ctx, prefix, n, out)
 
     def _count_in_window(
@@ -466,6 +483,14 @@ class TollguardPolicy:
             return False
         per_day, minutes, _ = self.population.normal_traffic(region, ctx.day)
         return cb.little_normal_traffic(per_day, minutes)
+
+    def _range_pumped(self, region: str, t: float) -> bool:
+        """Whether one of the country's number ranges was found pumped across customers
+        (``range_burst``) within ``country_burst.range_finding_hours``: what makes a surge of
+        customers to the country evidence of fraud, and a restriction of it justified."""
+        found = self.range_findings.get(region)
+        hours = self.cfg.country_burst.range_finding_hours
+        return found is not None and t - found <= hours * _HOUR
 
     def _check_country_burst(self, ctx: CallContext, out: list[Output]) -> None:
         cfg = self.cfg.country_burst
@@ -501,9 +526,17 @@ class TollguardPolicy:
                 )
             )
             return
+        if not self._range_pumped(region, ctx.time):
+            # once per country and window: a disaster's surge goes on for days
+            if ctx.time - self.surges_not_restricted.get(region, -math.inf) >= cfg.window_s:
+                self.surges_not_restricted[region] = ctx.time
+                facts = {**ev.facts, "restricted": False, "why_not": "no range pumped"}
+                out.append(Alert(ctx.time, ev.detector, Severity.WARNING, None, facts))
+            return
         until = ctx.time + cfg.restrict_hours * _HOUR
         evidence = {
             **ev.facts,
+            "range_pumped_hours_ago": round((ctx.time - self.range_findings[region]) / _HOUR, 1),
             "normal_calls_per_day": round(per_day, 2),
             "normal_minutes_30d": round(minutes),
             "days_observed": days,
@@ -712,16 +745,12 @@ class TollguardPolicy:
         if ctx.region and pop.history_days(ctx.day) >= cfg.country_burst.min_history_days:
             per_day, _, _ = pop.normal_traffic(ctx.region, ctx.day)
             cb = cfg.country_burst
-            evs.append(
-                self.country_burst.score_one(
-                    ctx.time,
-                    ctx.region,
-                    per_day,
-                    cb.window_s,
-                    cb.min_customers,
-                    cb.tail_probability,
-                )
+            burst = self.country_burst.score_one(
+                ctx.time, ctx.region, per_day, cb.window_s, cb.min_customers, cb.tail_probability
             )
+            if burst.reason is not None and not self._range_pumped(ctx.region, ctx.time):
+                burst = Evidence(burst.detector, 1.0, None, burst.facts)  # a disaster's surge
+            evs.append(burst)
         if ctx.e164 and cust.spread is not None:
             bs = cfg.block_spread
             spread = cust.spread.score_one(

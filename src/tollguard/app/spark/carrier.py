@@ -266,6 +266,7 @@ class Carrier:
             shared_ip=pickle.dumps(policy.shared_ip, protocol=pickle.HIGHEST_PROTOCOL),
             country_burst=pickle.dumps(policy.country_burst, protocol=pickle.HIGHEST_PROTOCOL),
             range_burst=pickle.dumps(policy.range_burst, protocol=pickle.HIGHEST_PROTOCOL),
+            range_findings=dict(policy.range_findings),
             flagged=flagged,
             notices={k: list(v) for k, v in self.notices.items()},
             shared_blocks={k: list(v) for k, v in self.shared_blocks.items()},

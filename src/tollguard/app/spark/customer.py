@@ -107,6 +107,8 @@ class Context:
     shared_ip: bytes = b""
     country_burst: bytes = b""
     range_burst: bytes = b""
+    #: country -> the last time one of its ranges was found pumped across customers
+    range_findings: dict[str, float] = field(default_factory=dict)
     #: address -> its SIP failures so far (only addresses with at least ``min_failures``)
     flagged: dict[str, int] = field(default_factory=dict)
     notices: dict[str, list[BruteforceNotice]] = field(default_factory=dict)
@@ -352,6 +354,7 @@ class CustomerRunner:
         policy.shared_ip = pickle.loads(shared) if shared else SharedSourceIp()
         policy.country_burst = pickle.loads(country) if country else CountryBurst()
         policy.range_burst = pickle.loads(ranges) if ranges else RangeBurst()
+        policy.range_findings = dict(ctx.range_findings)
         policy.sip = SipAuthFlood()
         for ip, failures in ctx.flagged.items():
             policy.sip.sources[ip] = _Source(flagged=True, total_failures=failures)
@@ -432,6 +435,7 @@ class CustomerRunner:
         policy.shared_ip = SharedSourceIp()
         policy.country_burst = CountryBurst()
         policy.range_burst = RangeBurst()
+        policy.range_findings = {}
         policy.sip = SipAuthFlood()
         # the restricted destination list is the same for every customer: not kept per key
         restricted, engine.restricted = engine.restricted, None  # type: ignore[assignment]
