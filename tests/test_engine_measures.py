@@ -204,6 +204,36 @@ def test_country_burst_restricts_the_country_and_lifts_it() -> None:
     assert any("country_restricted" in d.reasons for d in later)
 
 
+def test_a_night_shift_call_centre_dialling_the_us_is_its_own_pace_not_a_pump() -> None:
+    # A call centre joins the carrier on day 10 and dials US numbers on eight channels every
+    # night, each call a new number. Its charges soon pass a new customer's allowance and a case
+    # opens (nobody answers in a replay), so nothing more is learned; a week on, the metered
+    # pump rule found "charges over the baseline at a dialler's pace, at night" and denied the
+    # US for a day. It is the hours and the channels the customer has always used: no pump.
+    import random
+
+    rnd = random.Random(2)
+    areas = ["212", "310", "415", "646", "702", "713", "305", "617", "312", "206"]
+    tr = Traffic()
+    office_history(tr, "other", intl=[US], days=30)
+    for d in range(10, 19):
+        for ch in range(8):
+            t = at(d, 22) + ch * 13
+            while t < at(d + 1, 6):
+                number = "0101" + rnd.choice(areas) + str(rnd.randrange(2, 10))
+                number += "".join(str(rnd.randrange(10)) for _ in range(6))
+                tr.call("bpo", t, number, rnd.choice([30, 120, 400]))
+                t += 600 + rnd.randrange(300)
+    _, out = run([customer("bpo"), customer("other")], tr.ordered())
+    assert denied(out, "bpo") == []
+    assert [
+        a
+        for a in actions(out)
+        if a.subscriber_id == "bpo"
+        and a.action in (ActionKind.DENY_DESTINATION, ActionKind.SUSPEND_INTERNATIONAL)
+    ] == []
+
+
 def test_a_disasters_callers_each_dialling_their_own_people_restrict_nothing() -> None:
     # An eruption in Tonga: eight customers call Tonga within the hour, each their own person,
     # numbers spread over the country's numbering. A campaign pumps the few ranges the fraudster

@@ -1248,6 +1248,8 @@ class TollguardPolicy:
         assert cust.spread is not None
         if not self._at_night(t) and not self._walks_a_block(cust.spread, numbers, t):
             return False
+        if self._own_pace(cust, pumped, t):
+            return False
         case.add_reason(DIALLER_PACE)
         pace = {"new_numbers_within_window": new, "calls_in_progress": len(calls)}
         evidence = {"metering": meter_facts, "pace": pace}
@@ -1260,6 +1262,19 @@ class TollguardPolicy:
                 if e164 and not self._spared_contact(case.subscriber_id, e164, day):
                     self.engine.terminate(cut.ctx.call_id, t, DIALLER_PACE, out)
         return True
+
+    def _own_pace(self, cust: CustomerState, calls: list[ActiveCall], t: float) -> bool:
+        """Whether calls at a dialler's pace are the customer's own way of calling: at an
+        hour their learned calls often come (``calling_hours`` no evidence against it), on no
+        more channels and attempts than their own maxima (a night-shift call centre dialling
+        the US from its first day). A pump breaks in on a customer: more channels, at hours
+        they do not call."""
+        conc, hours = cust.conc, cust.hours
+        if conc is None or any(any(conc.excess(c.concurrent, c.burst)) for c in calls):
+            return False
+        segment = self.population.segment_distribution(cust.segment)
+        bucket = self.engine.calendar.bucket(t)
+        return hours.score_one(bucket, segment, self.cfg.risk.hour_pseudo_count).lr <= 1.0
 
     def _at_night(self, t: float) -> bool:
         """Whether ``t`` is in the pump rules' night (``pump_night_starts_hour`` to
