@@ -1638,9 +1638,7 @@ class TollguardPolicy:
             "countries_still_denied": countries,
             "case_opened": case.opened_at,
         }
-        for region in countries:
-            if controls.destination_denied(sid, region) is not None:
-                controls.lift(ControlKind.DESTINATION_DENIAL, region, sid)
+        for region in countries:  # replacing the day's denial where there is one
             control = Control(
                 ControlKind.DESTINATION_DENIAL, region, reason, t, math.inf, ACTOR, sid
             )
