@@ -28,7 +28,14 @@ from tests.engine_support import (
     terminations,
 )
 from tollguard.domain.engine import Engine
-from tollguard.domain.events import ActionKind, ContactOutcome, ContactResult, Output, SipEvent
+from tollguard.domain.events import (
+    ActionKind,
+    CallStarted,
+    ContactOutcome,
+    ContactResult,
+    Output,
+    SipEvent,
+)
 from tollguard.domain.policy import BLOCK_WALK, NIGHT_WALK, WATCH_ENDED, WATCH_OVER, WATCHED
 from tollguard.domain.records import IntlStatus, Segment, Service, SipEventKind
 
@@ -1039,6 +1046,31 @@ def test_a_narrowed_suspension_leaves_the_customers_usual_country_open() -> None
     assert restore.evidence["countries_still_denied"]
     cuba = next(d for d in decisions(out, "biz") if d.call_id == calls["cuba"])
     assert "destination_denied" not in cuba.reasons
+
+
+def test_a_victims_own_calls_to_their_usual_country_do_not_keep_the_suspension_whole() -> None:
+    # The attack pumped premium ranges of Brazil, a country the family calls anyway. While they
+    # are suspended, their attempts to their people's ordinary Brazilian mobiles are theirs, not
+    # the attack's: only an attempt to a dear destination, or to an attack country that is not
+    # theirs, keeps the suspension whole (an independent carrier's victim stayed suspended three
+    # weeks on its own calls to Brazil).
+    from tollguard.domain.cases import Case
+    from tollguard.domain.policy import TollguardPolicy
+
+    engine = Engine([customer("fam")])
+    policy = engine.policy
+    assert isinstance(policy, TollguardPolicy)
+    case = Case("fam", 0.0, 0.0, next_contact=0.0)
+    case.countries = {"BR", "SO"}
+    case.usual_destinations = frozenset({"BR"})
+    t = at(3, 20)
+    mobile = engine.enrich(CallStarted(t, "m", "fam", "0105511987654321", None), t)
+    assert mobile.region == "BR" and not mobile.restricted
+    assert not policy._attack_like(case, mobile)
+    somalia = engine.enrich(CallStarted(t, "s", "fam", "0102526112345", None), t)
+    assert policy._attack_like(case, somalia)
+    case.usual_destinations = frozenset()
+    assert policy._attack_like(case, mobile)
 
 
 def test_a_dialler_kept_against_the_suspension_keeps_it_whole() -> None:

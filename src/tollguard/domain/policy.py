@@ -1604,8 +1604,13 @@ class TollguardPolicy:
 
     def _attack_like(self, case: Case, ctx: CallContext) -> bool:
         """Whether a suspended customer's attempt looks like their attack's: to one of its
-        countries, or to a dear or restricted destination."""
-        return ctx.region in case.countries or self._dear(ctx)
+        countries that is not one of the customer's usual ones (a family's calls to their
+        people in Brazil are not a pump of Brazil's premium ranges), or to a dear or restricted
+        destination."""
+        if self._dear(ctx):
+            return True
+        usual: frozenset[str] = getattr(case, "usual_destinations", frozenset())
+        return ctx.region in case.countries and ctx.region not in usual
 
     def _maybe_narrow_suspension(self, case: Case, t: float, out: list[Output]) -> None:
         """Once a suspension's attack has been quiet for ``suspension_quiet_hours``, narrow it
