@@ -1267,8 +1267,7 @@ class TollguardPolicy:
         """Whether calls at a dialler's pace are the customer's own way of calling: at an
         hour their learned calls often come (``calling_hours`` no evidence against it), on no
         more channels and attempts than their own maxima (a night-shift call centre dialling
-        the US from its first day). A pump breaks in on a customer: more channels, at hours
-        they do not call."""
+        the US). A pump breaks in on a customer: more channels, at hours they do not call."""
         conc, hours = cust.conc, cust.hours
         if conc is None or any(any(conc.excess(c.concurrent, c.burst)) for c in calls):
             return False
