@@ -1015,23 +1015,38 @@ class TollguardPolicy:
         if ctx.region:
             case.countries.add(ctx.region)
         until = t + self.cfg.case.deny_destination_hours * _HOUR
+        self._put_destination_denial(sid, subject, ctx.region, t, until, reason, evidence, out)
+        if subject.startswith("+"):
+            return [c for c in self.engine.customer_calls(sid) if c.ctx.rate_prefix == subject[1:]]
+        return [c for c in self.engine.customer_calls(sid) if c.ctx.region == ctx.region]
+
+    def _put_destination_denial(
+        self,
+        sid: str,
+        subject: str,
+        region: str | None,
+        t: float,
+        until: float,
+        reason: str,
+        evidence: dict[str, Any],
+        out: list[Output],
+    ) -> None:
+        """Put a customer's denial of a country or ``+range`` in force (replacing one on the
+        same subject) with its audited action; an infinite ``until`` (until the customer
+        confirms) is an action without expiry."""
         control = Control(ControlKind.DESTINATION_DENIAL, subject, reason, t, until, ACTOR, sid)
-        is_range = subject.startswith("+")
         action = Action(
             t,
             ActionKind.DENY_DESTINATION,
             reason,
             ACTOR,
             subscriber_id=sid,
-            country=ctx.region,
-            prefix=subject[1:] if is_range else None,
-            until=until,
+            country=region,
+            prefix=subject[1:] if subject.startswith("+") else None,
+            until=None if math.isinf(until) else until,
             evidence=evidence,
         )
         self.engine.put_control(control, action, out)
-        if is_range:
-            return [c for c in self.engine.customer_calls(sid) if c.ctx.rate_prefix == subject[1:]]
-        return [c for c in self.engine.customer_calls(sid) if c.ctx.region == ctx.region]
 
     def _maybe_block_foreign_ip(self, ctx: CallContext, case: Case, out: list[Output]) -> None:
         """During a serious anomaly, block a foreign address the customer has never used.
@@ -1643,19 +1658,7 @@ class TollguardPolicy:
             "case_opened": case.opened_at,
         }
         for region in countries:  # replacing the day's denial where there is one
-            control = Control(
-                ControlKind.DESTINATION_DENIAL, region, reason, t, math.inf, ACTOR, sid
-            )
-            action = Action(
-                t,
-                ActionKind.DENY_DESTINATION,
-                reason,
-                ACTOR,
-                subscriber_id=sid,
-                country=region,
-                evidence=evidence,
-            )
-            self.engine.put_control(control, action, out)
+            self._put_destination_denial(sid, region, region, t, math.inf, reason, evidence, out)
         controls.lift(ControlKind.SUSPENSION, sid)
         out.append(
             Action(
