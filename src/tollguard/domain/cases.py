@@ -114,6 +114,11 @@ class Case:
         counts = self.recent_counts
         return recent, counts
 
+    def attack_countries(self) -> set[str]:
+        """The countries the case denied, less the customer's usual destinations: a pump's
+        country that is also theirs was denied with their own calls in it."""
+        return self.countries - getattr(self, "usual_destinations", frozenset())  # older snapshots
+
     def only_watched(self) -> bool:
         """True while the case holds nothing but calls allowed under watch: no refusal, cut,
         metering excess or other finding."""

@@ -1621,10 +1621,7 @@ class TollguardPolicy:
         countries that is not one of the customer's usual ones (a family's calls to their
         people in Brazil are not a pump of Brazil's premium ranges), or to a dear or restricted
         destination."""
-        if self._dear(ctx):
-            return True
-        usual: frozenset[str] = getattr(case, "usual_destinations", frozenset())
-        return ctx.region in case.countries and ctx.region not in usual
+        return self._dear(ctx) or ctx.region in case.attack_countries()
 
     def _maybe_narrow_suspension(self, case: Case, t: float, out: list[Output]) -> None:
         """Once a suspension's attack has been quiet for ``suspension_quiet_hours``, narrow it
@@ -1646,11 +1643,9 @@ class TollguardPolicy:
             f"the attack has been quiet for {quiet_h} h since the suspension: international "
             "calling restored except the attack's countries, denied until the customer confirms"
         )
-        # The customer's usual countries stay open (their calls weighed as usual): a pump's
-        # country that is also theirs was denied with their own calls in it, and the contacts
-        # the suspension spared there go with the case.
-        usual: frozenset[str] = getattr(case, "usual_destinations", frozenset())
-        countries = sorted(case.countries - usual)
+        # The customer's usual countries stay open (their calls weighed as usual), and the
+        # contacts the suspension spared there go with the case.
+        countries = sorted(case.attack_countries())
         evidence = {
             "suspended_since": suspension.since,
             "last_attack_attempt": seen,
